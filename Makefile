@@ -1,0 +1,152 @@
+# replicator: build, test and install with GNU make and pkg-config.
+# `make` builds bin/replicator and bin/esdb-emu; `make check` installs what is
+# missing (make deps), builds and runs every test.  SANITIZE=1 builds with
+# ASan + UBSan into build/sanitize/; WERROR=1 turns warnings into errors.
+
+PREFIX = /usr/local
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share
+MANDIR = $(DATADIR)/man
+DESTDIR =
+PKG_CONFIG = pkg-config
+PYTHON = python3
+
+PKGS = lua5.4 lua5.4-cjson libcurl
+TEST_PKGS = check
+
+ifeq ($(SANITIZE),1)
+VARIANT = sanitize
+OUT = build/sanitize/bin
+else
+VARIANT = default
+OUT = bin
+endif
+B = build/$(VARIANT)
+
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wold-style-definition -Wpointer-arith \
+	-Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wvla \
+	-Wdouble-promotion -Wnull-dereference -Wimplicit-fallthrough
+RP_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARN) -MMD -MP \
+	-DRP_LUA_DIR='"$(DATADIR)/replicator/lua"' -Isrc
+RP_LDFLAGS =
+ifeq ($(SANITIZE),1)
+RP_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+RP_LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(WERROR),1)
+RP_CFLAGS += -Werror
+endif
+
+# pkg-config runs only when a target needs it, so `make deps` works on a
+# machine that lacks the -dev packages.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+ALL_CFLAGS = $(RP_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(RP_LDFLAGS) $(LDFLAGS)
+
+CORE_SRC = $(filter-out src/main.c,$(wildcard src/*.c))
+CORE_OBJ = $(CORE_SRC:%.c=$(B)/%.o)
+MAIN_OBJ = $(B)/src/main.o
+TEST_SRC = $(wildcard tests/test_*.c)
+TEST_OBJ = $(TEST_SRC:%.c=$(B)/%.o) $(B)/tests/main.o
+TEST_RUNNER = $(B)/tests/runner
+EMU_SRC = $(wildcard tests/emu/*.c)
+EMU_OBJ = $(EMU_SRC:%.c=$(B)/%.o)
+# The emulator shares the plain-C helpers of the core, nothing that needs
+# Lua or libcurl.
+EMU_CORE_OBJ = $(B)/src/util.o $(B)/src/json.o
+
+.PHONY: all check test unit e2e valgrind install uninstall format \
+	format-check clean deps demo bench
+
+all: $(OUT)/replicator $(OUT)/esdb-emu
+
+$(OUT)/replicator: $(MAIN_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm
+
+$(OUT)/esdb-emu: $(EMU_OBJ) $(EMU_CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm -lpthread
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# tests/main.c runs every suite: the list comes from the test_*.c file names,
+# test_<module>.c defining Suite *<module>_suite(void).
+$(B)/tests/suites.h: $(TEST_SRC) Makefile
+	@mkdir -p $(@D)
+	@for f in $(TEST_SRC); do m=$${f#tests/test_}; \
+	  echo "RP_SUITE($${m%.c})"; done > $@.tmp && mv $@.tmp $@
+
+$(B)/tests/main.o: tests/main.c $(B)/tests/suites.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(B)/tests -c -o $@ $<
+
+$(B)/tests/test_%.o: tests/test_%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(TEST_RUNNER): $(TEST_OBJ) $(CORE_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+# The test environment: where the binaries, the sources and the scratch space
+# are.  Tests never use the network, only 127.0.0.1.
+TEST_ENV = RP_BIN_DIR=$(CURDIR)/$(OUT) RP_SRC_DIR=$(CURDIR) \
+	RP_SANITIZE=$(SANITIZE)
+
+check: deps
+	$(MAKE) test
+
+test: unit e2e
+
+unit: all $(TEST_RUNNER)
+	$(TEST_ENV) $(TEST_RUNNER)
+
+e2e: all
+	$(TEST_ENV) $(PYTHON) tests/pyrun.py tests/e2e tests/emu
+
+valgrind: all $(TEST_RUNNER)
+	$(TEST_ENV) CK_FORK=no valgrind --leak-check=full --error-exitcode=1 \
+	  --errors-for-leak-kinds=definite $(TEST_RUNNER)
+
+deps:
+	@sh tools/deps.sh
+
+demo: deps
+	$(MAKE) all
+	sh tools/demo.sh
+
+bench: deps
+	$(MAKE) all
+	$(PYTHON) bench/run.py
+
+install: $(OUT)/replicator
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/replicator/lua \
+	  $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(OUT)/replicator $(DESTDIR)$(BINDIR)/replicator
+	install -m 644 lua/*.lua $(DESTDIR)$(DATADIR)/replicator/lua/
+	install -m 644 man/replicator.1 $(DESTDIR)$(MANDIR)/man1/replicator.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/replicator $(DESTDIR)$(MANDIR)/man1/replicator.1
+	rm -rf $(DESTDIR)$(DATADIR)/replicator
+
+FORMAT_SRC = $(wildcard src/*.[ch] tests/*.[ch] tests/emu/*.[ch])
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+clean:
+	rm -rf build bin
+
+-include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(EMU_OBJ:.o=.d)

@@ -1,0 +1,184 @@
+/* Tests of the shared plumbing: buffers, base64, UTF-8, SHA-1 and JSON. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "sha1.h"
+#include "util.h"
+
+static void
+hex(char *out, const unsigned char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+START_TEST(test_util_sha1_vectors)
+{
+    unsigned char d[RP_SHA1_LEN];
+    char h[41];
+    struct rp_sha1 s;
+    static const unsigned char frame[] = {
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0A, 0x63, 0x75, 0x73,
+        0x74, 0x6F, 0x6D, 0x65, 0x72, 0x2D, 0x31, 0x03, 0x01, 0x02, 0x03};
+
+    rp_sha1("abc", 3, d);
+    hex(h, d, sizeof(d));
+    ck_assert_str_eq(h, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    rp_sha1("", 0, d);
+    hex(h, d, sizeof(d));
+    ck_assert_str_eq(h, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    /* Spec section 6: the worked V2 frame. */
+    rp_sha1(frame, sizeof(frame), d);
+    hex(h, d, sizeof(d));
+    ck_assert_str_eq(h, "2e1da4cee020c8e37a49ee17d8cb9ce8e3215cc1");
+    /* A million 'a', fed in odd-sized pieces. */
+    rp_sha1_init(&s);
+    for (int i = 0; i < 1000000; i += 7)
+        rp_sha1_update(&s, "aaaaaaa", 1000000 - i < 7 ? 1000000 - i : 7);
+    rp_sha1_final(&s, d);
+    hex(h, d, sizeof(d));
+    ck_assert_str_eq(h, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+END_TEST
+
+START_TEST(test_util_base64_round_trip)
+{
+    struct rp_buf b, back;
+    struct rp_error err = {0};
+    static const char *plain[] = {"",     "f",     "fo",    "foo",
+                                  "foob", "fooba", "foobar"};
+    static const char *coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                  "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+
+    for (size_t i = 0; i < 7; i++) {
+        rp_buf_init(&b, 0);
+        rp_buf_init(&back, 0);
+        ck_assert_int_eq(rp_base64_encode(&b, plain[i], strlen(plain[i])), 0);
+        ck_assert_str_eq(b.data, coded[i]);
+        ck_assert_int_eq(rp_base64_decode(&back, b.data, b.len, &err), 0);
+        ck_assert_str_eq(back.data, plain[i]);
+        rp_buf_dispose(&b);
+        rp_buf_dispose(&back);
+    }
+    rp_buf_init(&back, 0);
+    ck_assert_int_eq(rp_base64_decode(&back, "Zm9*", 4, &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "offset 3"));
+    ck_assert_int_eq(rp_base64_decode(&back, "Zm9", 3, &err), RP_EFORMAT);
+    ck_assert_int_eq(rp_base64_decode(&back, "Z===", 4, &err), RP_EFORMAT);
+    rp_buf_dispose(&back);
+}
+END_TEST
+
+START_TEST(test_util_buf_limit)
+{
+    struct rp_buf b;
+
+    rp_buf_init(&b, 4);
+    ck_assert_int_eq(rp_buf_adds(&b, "abc"), 0);
+    ck_assert_int_eq(rp_buf_adds(&b, "de"), RP_ELIMIT);
+    ck_assert_str_eq(b.data, "abc");
+    ck_assert_int_eq(rp_buf_printf(&b, "%d", 7), 0);
+    ck_assert_int_eq(rp_buf_printf(&b, "%d", 8), RP_ELIMIT);
+    ck_assert_str_eq(b.data, "abc7");
+    rp_buf_dispose(&b);
+}
+END_TEST
+
+START_TEST(test_util_utf8_rules)
+{
+    size_t bad = 99;
+
+    ck_assert_int_eq(rp_utf8_valid("h\xc3\xa9llo \xf0\x9f\x98\x80", 11, NULL),
+                     1);
+    ck_assert_int_eq(rp_utf8_valid("ab\xc0\xaf", 4, &bad), 0); /* overlong */
+    ck_assert_uint_eq(bad, 2);
+    ck_assert_int_eq(rp_utf8_valid("\xed\xa0\x80", 3, NULL), 0); /* D800 */
+    ck_assert_int_eq(rp_utf8_valid("\xf4\x90\x80\x80", 4, NULL), 0);
+    ck_assert_int_eq(rp_utf8_valid("a\xe2\x82", 3, &bad), 0); /* truncated */
+    ck_assert_uint_eq(bad, 1);
+}
+END_TEST
+
+START_TEST(test_util_json_parse_and_write)
+{
+    const char *text =
+        " {\"a\": [1, -2.5e3, true, null], \"b\\n\": "
+        "\"x\\u00e9\\ud83d\\ude00\\\"\", \"n\": 9007199254740993}";
+    struct rp_json_doc *doc = NULL;
+    struct rp_error err = {0};
+    struct rp_buf out;
+    int64_t n;
+
+    ck_assert_int_eq(rp_json_parse(&doc, text, strlen(text), &err), 0);
+    ck_assert_int_eq(rp_json_root(doc)->type, RP_JSON_OBJECT);
+    ck_assert_uint_eq(rp_json_get(rp_json_root(doc), "a")->len, 4);
+    ck_assert_str_eq(rp_json_string(rp_json_get(rp_json_root(doc), "b\n")),
+                     "x\xc3\xa9\xf0\x9f\x98\x80\"");
+    ck_assert_int_eq(rp_json_int64(rp_json_get(rp_json_root(doc), "n"), &n), 0);
+    ck_assert(n == 9007199254740993LL);
+    rp_buf_init(&out, 0);
+    ck_assert_int_eq(rp_json_add_value(&out, rp_json_root(doc)), 0);
+    ck_assert_str_eq(out.data, "{\"a\":[1,-2.5e3,true,null],\"b\\n\":"
+                               "\"x\xc3\xa9\xf0\x9f\x98\x80\\\"\","
+                               "\"n\":9007199254740993}");
+    rp_buf_dispose(&out);
+    rp_json_free(doc);
+}
+END_TEST
+
+static const char *const bad_json[] = {
+    "",    "{",       "[1,]",        "{\"a\" 1}", "01",
+    "1.",  "\"\\x\"", "\"\\ud800\"", "[1] 2",     "\"a\x01\"",
+    "tru", "-",       "\"\xc3\"",    "{\"a\":1,}"};
+
+START_TEST(test_util_json_refuses_malformed)
+{
+    struct rp_json_doc *doc = NULL;
+    struct rp_error err = {0};
+    const char *t = bad_json[_i];
+
+    ck_assert_int_eq(rp_json_parse(&doc, t, strlen(t), &err), RP_EFORMAT);
+    ck_assert_ptr_null(doc);
+    ck_assert_ptr_nonnull(strstr(err.msg, "offset"));
+}
+END_TEST
+
+START_TEST(test_util_json_depth_limit)
+{
+    char deep[2001];
+    struct rp_json_doc *doc = NULL;
+    struct rp_error err = {0};
+
+    memset(deep, '[', 1000);
+    memset(deep + 1000, ']', 1000);
+    deep[2000] = '\0';
+    ck_assert_int_eq(rp_json_parse(&doc, deep, 2000, &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nesting"));
+}
+END_TEST
+
+Suite *util_suite(void);
+
+Suite *
+util_suite(void)
+{
+    Suite *s = suite_create("util");
+    TCase *core = tcase_create("core");
+    TCase *limits = tcase_create("limits");
+    TCase *errors = tcase_create("errors");
+
+    tcase_add_test(core, test_util_sha1_vectors);
+    tcase_add_test(core, test_util_base64_round_trip);
+    tcase_add_test(core, test_util_utf8_rules);
+    tcase_add_test(core, test_util_json_parse_and_write);
+    tcase_add_test(limits, test_util_buf_limit);
+    tcase_add_test(limits, test_util_json_depth_limit);
+    tcase_add_loop_test(errors, test_util_json_refuses_malformed, 0,
+                        (int)(sizeof(bad_json) / sizeof(bad_json[0])));
+    suite_add_tcase(s, core);
+    suite_add_tcase(s, limits);
+    suite_add_tcase(s, errors);
+    return s;
+}
