@@ -1,0 +1,182 @@
+"""End-to-end replication: bin/replicator run against bin/esdb-emu over
+HTTP on 127.0.0.1.  Each test compares what landed in the target (GET
+/_emu/dump) with what `replicator dry-run` says would be sent: the same
+events in every stream, once each, in source order (DESIGN.md guarantee 1)."""
+import os
+import random
+import signal
+import time
+
+import rptest
+
+
+class ReplicateTest(rptest.TestCase):
+    def setUp(self):
+        rptest.require(self, "esdb-emu", "import", "dry-run", "run")
+        self.rng = random.Random(self.id())
+
+    def args(self, emu_or_urls, extra=()):
+        targets = emu_or_urls if isinstance(emu_or_urls, str) else \
+            ",".join(emu_or_urls.urls if len(emu_or_urls.urls) > 1
+                     else [emu_or_urls.url])
+        return ["run", "--script", self.script, "--store", self.store,
+                "--target", targets, "--checkpoint", self.checkpoint,
+                "--poll-ms", "50"] + list(extra)
+
+    def prepare(self, count):
+        self.dir, self.store, self.script = rptest.setup_store(
+            self, self.rng, count)
+        self.checkpoint = os.path.join(self.dir, "replicator.checkpoint")
+
+    def expected(self):
+        return rptest.dry_run(self.script, self.store)
+
+    def run_to_end(self, emu, extra=()):
+        p = rptest.run(self.args(emu, ["--until-caught-up"] + list(extra)),
+                       cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p
+
+    def events_landed(self, emu):
+        return emu.stats()["events"]
+
+    def test_replicate_equals_dry_run(self):
+        self.prepare(60)
+        emu = rptest.Emulator(self)
+        self.run_to_end(emu)
+        want = self.expected()
+        self.assertGreater(len(want), 60)
+        streams = {e["stream"] for e in want}
+        self.assertIn("moves", streams)
+        self.assertIn("functional", streams)
+        self.assertSameEvents(want, emu.dump())
+        # The remote checkpoint stream exists and holds our source id.
+        all_streams = {e["stream"] for e in emu.dump(include_checkpoints=True)}
+        self.assertIn(rptest.CHECKPOINT_PREFIX + "store", all_streams)
+        # A second run has nothing to add.
+        before = emu.dump()
+        self.run_to_end(emu)
+        self.assertEqual(emu.dump(), before)
+
+    def test_replicate_several_streams_in_source_order(self):
+        """Many aggregates, small batches: each stream keeps its order."""
+        self.prepare(80)
+        emu = rptest.Emulator(self)
+        self.run_to_end(emu, ["--batch-events", "3", "--max-in-flight", "4"])
+        want = self.expected()
+        self.assertGreaterEqual(len({e["stream"] for e in want}), 8)
+        self.assertSameEvents(want, emu.dump())
+
+    def interrupted_then_finished(self, sig, delete_checkpoint):
+        self.prepare(150)
+        emu = rptest.Emulator(self, "--latency-ms", "15")
+        want = self.expected()
+        slow = ["--batch-events", "2", "--max-in-flight", "1"]
+        p = rptest.start_replicator(
+            self, self.args(emu, ["--until-caught-up"] + slow), cwd=self.dir)
+        rptest.wait_for(lambda: self.events_landed(emu) >= 20, 60,
+                        what="20 events in the target")
+        status = p.stop(sig)
+        self.assertEqual(status, 0, p.stderr())
+        landed = len(emu.dump())
+        self.assertLess(landed, len(want), "the stop came too late to test")
+        if delete_checkpoint:
+            self.assertTrue(os.path.exists(self.checkpoint))
+            os.remove(self.checkpoint)
+        self.run_to_end(emu)
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_restart_after_sigterm(self):
+        self.interrupted_then_finished(signal.SIGTERM, False)
+
+    def test_replicate_restart_after_sigint(self):
+        self.interrupted_then_finished(signal.SIGINT, False)
+
+    def test_replicate_restart_without_local_checkpoint(self):
+        """The local checkpoint is only where to start reading: without
+        it the run learns each stream's position from the target."""
+        self.interrupted_then_finished(signal.SIGTERM, True)
+
+    def test_replicate_old_checkpoint_costs_no_duplicate(self):
+        """A checkpoint from an earlier point (a restored backup) makes the
+        run read again, never write again."""
+        self.prepare(40)
+        emu = rptest.Emulator(self)
+        self.run_to_end(emu)
+        with open(self.checkpoint, "rb") as f:
+            old = f.read()
+        rptest.import_records(self.store, rptest.workload(self.rng, 40, 41))
+        self.run_to_end(emu)
+        with open(self.checkpoint, "wb") as f:
+            f.write(old)
+        self.run_to_end(emu)
+        self.assertSameEvents(self.expected(), emu.dump())
+
+    def emulator_restarted(self, sig):
+        self.prepare(150)
+        d = rptest.tempdir(self)
+        emu = rptest.Emulator(self, "--latency-ms", "15",
+                              data=os.path.join(d, "target.data"))
+        want = self.expected()
+        args = self.args(emu, ["--until-caught-up", "--batch-events", "2",
+                               "--max-in-flight", "2"])
+        p = rptest.start_replicator(self, args, cwd=self.dir)
+        rptest.wait_for(lambda: self.events_landed(emu) >= 30, 60,
+                        what="30 events in the target")
+        same = emu.restart(sig)
+        if not same:
+            # The old port was taken meanwhile: point a new run at the new one.
+            self.assertEqual(p.stop(signal.SIGTERM), 0, p.stderr())
+            p = rptest.start_replicator(self, self.args(
+                emu, ["--until-caught-up"]), cwd=self.dir)
+        self.assertEqual(p.wait(120), 0, p.stderr())
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_emulator_restarted(self):
+        self.emulator_restarted(signal.SIGTERM)
+
+    def test_replicate_emulator_killed(self):
+        self.emulator_restarted(signal.SIGKILL)
+
+    def test_replicate_store_grows_while_running(self):
+        self.prepare(20)
+        emu = rptest.Emulator(self)
+        p = rptest.start_replicator(self, self.args(emu), cwd=self.dir)
+        n = 20
+        for _ in range(4):
+            want = self.expected()
+            rptest.wait_for(lambda: len(emu.dump()) >= len(want), 60,
+                            what="%d events in the target" % len(want))
+            self.assertSameEvents(want, emu.dump())
+            rptest.import_records(self.store,
+                                  rptest.workload(self.rng, 15, n + 1))
+            n += 15
+        want = self.expected()
+        rptest.wait_for(lambda: len(emu.dump()) >= len(want), 60,
+                        what="%d events in the target" % len(want))
+        self.assertTrue(p.alive(), p.stderr())
+        self.assertEqual(p.stop(signal.SIGTERM), 0, p.stderr())
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_cluster_leader_changes(self):
+        """Leader moves twice and the cluster spends a while without a
+        leader (503): every event still lands once, in order."""
+        self.prepare(120)
+        emu = rptest.Emulator(self, "--cluster", "3", "--latency-ms", "10")
+        self.assertEqual(len(emu.urls), 3)
+        want = self.expected()
+        p = rptest.start_replicator(self, self.args(
+            emu, ["--until-caught-up", "--batch-events", "2",
+                  "--max-in-flight", "2"]), cwd=self.dir)
+        rptest.wait_for(lambda: self.events_landed(emu) >= 20, 60,
+                        what="20 events in the target")
+        emu.leader(1)
+        rptest.wait_for(lambda: self.events_landed(emu) >= 40, 60,
+                        what="40 events in the target")
+        emu.leader(None)
+        time.sleep(1.0)
+        self.assertTrue(p.alive(), "run gave up without a leader: " +
+                        p.stderr())
+        emu.leader(2)
+        self.assertEqual(p.wait(120), 0, p.stderr())
+        self.assertSameEvents(want, emu.dump())

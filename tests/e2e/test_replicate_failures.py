@@ -1,0 +1,240 @@
+"""Replication against a target or a store that fails: every stop gives one
+clear message on stderr (the stream, the record, the cause) and a non-zero
+exit; outages are reported once and survived; nothing is lost or doubled
+(DESIGN.md guarantees 1, 3 and 4)."""
+import base64
+import os
+import random
+import re
+import signal
+import time
+
+import rptest
+
+USER = "repl-user"
+PASSWORD = "s3cret-Pa55word"
+
+
+class FailureTest(rptest.TestCase):
+    def setUp(self):
+        rptest.require(self, "esdb-emu", "import", "dry-run", "run")
+        self.rng = random.Random(self.id())
+
+    def prepare(self, count, records=None):
+        self.dir, self.store, self.script = rptest.setup_store(
+            self, self.rng, count)
+        if records:
+            rptest.import_records(self.store, records)
+        self.checkpoint = os.path.join(self.dir, "replicator.checkpoint")
+
+    def args(self, url, extra=()):
+        return ["run", "--script", self.script, "--store", self.store,
+                "--target", url, "--checkpoint", self.checkpoint,
+                "--poll-ms", "50", "--until-caught-up"] + list(extra)
+
+    def expected(self):
+        return rptest.dry_run(self.script, self.store)
+
+    def assertPrefixes(self, want, have):
+        """Each target stream holds the first events of its dry-run list,
+        in order, once: a stop may leave work undone, never wrong."""
+        exp = rptest.by_stream(want, lambda e: (e["storeVersion"], e["index"]))
+        act = rptest.by_stream(have, lambda e: e["eventNumber"])
+        for stream, events in act.items():
+            ids = [e["eventId"].lower() for e in events]
+            wanted = [e["eventId"].lower() for e in exp.get(stream, [])]
+            self.assertEqual(ids, wanted[:len(ids)],
+                             "stream %s is not a prefix of the dry-run" % stream)
+
+    def assertStop(self, p, *words):
+        """Exit 1 and every word (case-insensitive) on stderr."""
+        self.assertEqual(p.returncode, 1, p.stderr)
+        low = p.stderr.lower()
+        for w in words:
+            self.assertIn(str(w).lower(), low, "%r missing from stderr" % w)
+
+    def first_event_of(self, want, stream):
+        return [e for e in want if e["stream"] == stream][0]
+
+    def test_failure_target_unreachable_then_up(self):
+        """No target at start: report the outage once, keep trying, and
+        finish once the target comes up."""
+        self.prepare(30)
+        port = rptest.free_port()
+        url = "http://127.0.0.1:%d" % port
+        p = rptest.start_replicator(self, self.args(url), cwd=self.dir)
+        time.sleep(2.0)
+        self.assertTrue(p.alive(), "run gave up: " + p.stderr())
+        during = p.stderr()
+        problems = [l for l in during.splitlines()
+                    if re.search(r"replicator: (warn|error)", l)]
+        self.assertEqual(len(problems), 1,
+                         "the outage should be reported once:\n" + during)
+        self.assertIn("127.0.0.1:%d" % port, problems[0])
+        emu = rptest.Emulator(self, port=port)
+        self.assertEqual(p.wait(60), 0, p.stderr())
+        after = p.stderr()[len(during):]
+        self.assertTrue(after.strip(), "the end of the outage is not logged")
+        self.assertEqual(
+            len([l for l in after.splitlines()
+                 if re.search(r"replicator: (warn|error)", l)]), 0, after)
+        self.assertSameEvents(self.expected(), emu.dump())
+
+    def test_failure_wrong_credentials(self):
+        self.prepare(10)
+        emu = rptest.Emulator(self, "--auth", USER + ":" + PASSWORD)
+        env = {"REPLICATOR_USER": USER, "REPLICATOR_PASSWORD": "wrong-" + PASSWORD}
+        p = rptest.run(self.args(emu.url, ["--log-level", "debug"]),
+                       env=env, cwd=self.dir)
+        self.assertStop(p, "401")
+        self.assertNotIn(PASSWORD, p.stderr)
+        self.assertEqual(emu.dump(), [])
+        # No credentials at all: the same clear stop.
+        p = rptest.run(self.args(emu.url), cwd=self.dir,
+                       env={"REPLICATOR_USER": "", "REPLICATOR_PASSWORD": ""})
+        self.assertStop(p, "401")
+        self.assertEqual(emu.dump(), [])
+
+    def test_failure_credentials_never_in_argv_or_logs(self):
+        self.prepare(40)
+        emu = rptest.Emulator(self, "--auth", USER + ":" + PASSWORD,
+                              "--latency-ms", "20")
+        env = {"REPLICATOR_USER": USER, "REPLICATOR_PASSWORD": PASSWORD}
+        p = rptest.start_replicator(self, self.args(
+            emu.url, ["--log-level", "debug", "--max-in-flight", "1",
+                      "--batch-events", "1"]), env=env, cwd=self.dir)
+        rptest.wait_for(lambda: emu.stats()["events"] > 0, 30,
+                        what="a first event")
+        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+            self.assertNotIn(PASSWORD.encode(), f.read())
+        self.assertEqual(p.wait(60), 0, p.stderr())
+        token = base64.b64encode((USER + ":" + PASSWORD).encode()).decode()
+        for secret in (PASSWORD, token):
+            self.assertNotIn(secret, p.stderr())
+            self.assertNotIn(secret, p.stdout())
+        self.assertSameEvents(self.expected(), emu.dump())
+        # The same from a credentials file.
+        path = rptest.write_file(os.path.join(self.dir, "creds"),
+                                 USER + ":" + PASSWORD + "\n")
+        os.chmod(path, 0o600)
+        rptest.import_records(self.store, rptest.workload(self.rng, 5, 41))
+        q = rptest.run(self.args(emu.url, ["--credentials", path,
+                                           "--log-level", "debug"]),
+                       cwd=self.dir, env={"REPLICATOR_USER": "",
+                                          "REPLICATOR_PASSWORD": ""})
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertNotIn(PASSWORD, q.stderr + q.stdout)
+        self.assertSameEvents(self.expected(), emu.dump())
+
+    def test_failure_atompub_disabled(self):
+        self.prepare(10)
+        emu = rptest.Emulator(self, "--no-atompub")
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertStop(p, "404", "atompub")
+        self.assertIn("enable", p.stderr.lower(), "no hint how to enable it")
+        self.assertEqual(emu.dump(), [])
+        # Switched on: the same run goes through.
+        emu.switches(atompub=True)
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertSameEvents(self.expected(), emu.dump())
+
+    def test_failure_hard_deleted_stream(self):
+        self.prepare(30)
+        want = self.expected()
+        victim = "customer-3"
+        first = self.first_event_of(want, victim)
+        emu = rptest.Emulator(self)
+        status, _, _ = rptest.http(
+            "DELETE", emu.url + "/streams/" + victim,
+            headers={"ES-HardDelete": "true", "ES-ExpectedVersion": "-2"})
+        self.assertIn(status, (204, 410))
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertStop(p, victim, "410")
+        self.assertIn(str(first["storeVersion"]), p.stderr)
+        have = emu.dump()
+        self.assertNotIn(victim, {e["stream"] for e in have})
+        self.assertPrefixes(want, have)
+        # Running again stops at the same place and writes nothing twice.
+        q = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertStop(q, victim, "410")
+        self.assertPrefixes(want, emu.dump())
+
+    def test_failure_event_too_large(self):
+        """One event over the 4 MiB limit: a stop naming it, nothing after
+        it in its stream, nothing lost before it."""
+        big = rptest.pretty_body({"Id": 999, "Blob": "x" * (4 * 1024 * 1024 + 10)})
+        records = [rptest.record("customer:2", rptest.message_set(
+            [("Lokad.SaaS/CustomerRenamed", big)]))]
+        self.prepare(20, records)
+        rptest.import_records(self.store, rptest.workload(self.rng, 10, 22))
+        want = self.expected()
+        bad = [e for e in want if e["storeVersion"] == 21][0]
+        emu = rptest.Emulator(self)
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertStop(p, "customer-2", "21")
+        self.assertRegex(p.stderr.lower(), r"413|too large|limit")
+        have = emu.dump()
+        self.assertPrefixes(want, have)
+        self.assertNotIn(bad["eventId"].lower(),
+                         {e["eventId"].lower() for e in have})
+        before = [e for e in want if e["storeVersion"] < 21]
+        have_ids = {e["eventId"].lower() for e in have}
+        self.assertTrue(all(e["eventId"].lower() in have_ids for e in before),
+                        "events before the refused record are missing")
+
+    def test_failure_stream_written_by_someone_else(self):
+        self.prepare(30)
+        want = self.expected()
+        victim = "customer-1"
+        self.assertIn(victim, {e["stream"] for e in want})
+        emu = rptest.Emulator(self)
+        foreign = {"eventId": "0f3e4a52-5a8c-4d0e-9b7e-1c2d3e4f5a6b",
+                   "eventType": "SomethingElse", "data": {"by": "another app"}}
+        self.assertEqual(emu.append(victim, [foreign]), 201)
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertStop(p, victim)
+        self.assertRegex(p.stderr.lower(), r"conflict|foreign|someone|another")
+        have = emu.dump()
+        mine = [e for e in have if e["stream"] == victim]
+        self.assertEqual([e["eventId"] for e in mine], [foreign["eventId"]])
+        others = [e for e in have if e["stream"] != victim]
+        self.assertPrefixes(want, others)
+
+    def tail_then(self, damage):
+        self.prepare(30)
+        emu = rptest.Emulator(self)
+        args = self.args(emu.url)
+        args.remove("--until-caught-up")
+        p = rptest.start_replicator(self, args, cwd=self.dir)
+        want = self.expected()
+        rptest.wait_for(lambda: len(emu.dump()) >= len(want), 60,
+                        what="the first events")
+        files = sorted(f for f in os.listdir(self.store) if f.endswith(".dat"))
+        path = os.path.join(self.store, files[-1])
+        damage(path)
+        status = p.wait(30)
+        self.assertEqual(status, 1, p.stderr())
+        self.assertIn(files[-1], p.stderr())
+        self.assertSameEvents(want, emu.dump())
+        return p
+
+    def test_failure_store_file_shrinks(self):
+        def shrink(path):
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+        p = self.tail_then(shrink)
+        self.assertRegex(p.stderr().lower(), r"shr|truncat|smaller|size")
+
+    def test_failure_store_file_vanishes(self):
+        p = self.tail_then(os.remove)
+        self.assertRegex(p.stderr().lower(),
+                         r"vanish|no such file|missing|removed|deleted|gone")
+
+    def test_failure_stop_signal_while_failing(self):
+        """SIGTERM during an outage: exit 0, nothing half-done."""
+        self.prepare(10)
+        url = "http://127.0.0.1:%d" % rptest.free_port()
+        p = rptest.start_replicator(self, self.args(url), cwd=self.dir)
+        time.sleep(1.0)
+        self.assertEqual(p.stop(signal.SIGTERM, 30), 0, p.stderr())
