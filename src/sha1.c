@@ -1,5 +1,5 @@
 /* SHA-1 as FIPS 180-4 section 6.1 defines it, written for clarity and a
-** reasonable speed (one 64-byte block at a time, no table). */
+** reasonable speed (one 64-byte block at a time, unrolled, no table). */
 #include "sha1.h"
 
 #include <string.h>
@@ -10,41 +10,62 @@ rol(uint32_t x, int n)
     return x << n | x >> (32 - n);
 }
 
+/* The round functions of FIPS 180-4 4.1.1, in forms with fewer
+** operations. */
+#define F_CH(b, c, d) ((d) ^ ((b) & ((c) ^ (d))))
+#define F_PARITY(b, c, d) ((b) ^ (c) ^ (d))
+#define F_MAJ(b, c, d) (((b) & (c)) | ((d) & ((b) | (c))))
+
+/* Word t of the message schedule, kept in a 16-word ring. */
+#define W(t)                                                                   \
+    ((t) < 16 ? w[(t)&15]                                                      \
+              : (w[(t)&15] = rol(w[((t) + 13) & 15] ^ w[((t) + 8) & 15] ^      \
+                                     w[((t) + 2) & 15] ^ w[(t)&15],            \
+                                 1)))
+
+/* One step; the caller rotates the variable names instead of the values. */
+#define STEP(a, b, c, d, e, f, k, t)                                           \
+    do {                                                                       \
+        e += rol(a, 5) + f(b, c, d) + (k) + W(t);                              \
+        b = rol(b, 30);                                                        \
+    } while (0)
+
+#define FIVE(f, k, t)                                                          \
+    do {                                                                       \
+        STEP(a, b, c, d, e, f, k, (t));                                        \
+        STEP(e, a, b, c, d, f, k, (t) + 1);                                    \
+        STEP(d, e, a, b, c, f, k, (t) + 2);                                    \
+        STEP(c, d, e, a, b, f, k, (t) + 3);                                    \
+        STEP(b, c, d, e, a, f, k, (t) + 4);                                    \
+    } while (0)
+
+/* Process one 64-byte block, fully unrolled: the store reader hashes every
+** frame, so this is on the hot path. */
 static void
 compress(uint32_t h[5], const unsigned char *p)
 {
-    uint32_t w[80];
+    uint32_t w[16];
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-    int t;
 
-    for (t = 0; t < 16; t++)
+    for (int t = 0; t < 16; t++)
         w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
                (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
-    for (t = 16; t < 80; t++)
-        w[t] = rol(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
-    for (t = 0; t < 80; t++) {
-        uint32_t f, k, tmp;
-
-        if (t < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5A827999u;
-        } else if (t < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1u;
-        } else if (t < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8F1BBCDCu;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6u;
-        }
-        tmp = rol(a, 5) + f + e + k + w[t];
-        e = d;
-        d = c;
-        c = rol(b, 30);
-        b = a;
-        a = tmp;
-    }
+    FIVE(F_CH, 0x5A827999u, 0);
+    FIVE(F_CH, 0x5A827999u, 5);
+    FIVE(F_CH, 0x5A827999u, 10);
+    FIVE(F_CH, 0x5A827999u, 15);
+    FIVE(F_PARITY, 0x6ED9EBA1u, 20);
+    FIVE(F_PARITY, 0x6ED9EBA1u, 25);
+    FIVE(F_PARITY, 0x6ED9EBA1u, 30);
+    FIVE(F_PARITY, 0x6ED9EBA1u, 35);
+    FIVE(F_MAJ, 0x8F1BBCDCu, 40);
+    FIVE(F_MAJ, 0x8F1BBCDCu, 45);
+    FIVE(F_MAJ, 0x8F1BBCDCu, 50);
+    FIVE(F_MAJ, 0x8F1BBCDCu, 55);
+    FIVE(F_PARITY, 0xCA62C1D6u, 60);
+    FIVE(F_PARITY, 0xCA62C1D6u, 65);
+    FIVE(F_PARITY, 0xCA62C1D6u, 70);
+    FIVE(F_PARITY, 0xCA62C1D6u, 75);
     h[0] += a;
     h[1] += b;
     h[2] += c;
