@@ -453,59 +453,69 @@ rp_json_int64(const struct rp_json *v, int64_t *out)
     return 0;
 }
 
+/* The escape of control character 'c' for the short forms, else 0. */
+static char
+short_escape(unsigned char c)
+{
+    switch (c) {
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case '\t':
+        return 't';
+    case '\b':
+        return 'b';
+    case '\f':
+        return 'f';
+    default:
+        return 0;
+    }
+}
+
 int
 rp_json_add_string(struct rp_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t i, run = 0;
+    size_t extra = 2, i;
+    char *dst;
 
-    if (rp_buf_addc(b, '"') != 0)
-        return RP_ELIMIT;
+    /* Measure first, so that the output is reserved once and written in
+    ** place: dump and the event bodies go through here. */
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t elen = 2;
 
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        if (rp_buf_add(b, s + run, i - run) != 0)
-            return RP_ELIMIT;
-        run = i + 1;
-        esc[0] = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-            break;
-        }
-        if (rp_buf_add(b, esc, elen) != 0)
-            return RP_ELIMIT;
+        if (c < 0x20)
+            extra += short_escape(c) ? 1 : 5;
+        else if (c == '"' || c == '\\')
+            extra++;
     }
-    if (rp_buf_add(b, s + run, n - run) != 0 || rp_buf_addc(b, '"') != 0)
+    if (n > SIZE_MAX - extra || (dst = rp_buf_reserve(b, n + extra)) == NULL)
         return RP_ELIMIT;
+    *dst++ = '"';
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *dst++ = (char)c;
+        } else if (c >= 0x20) {
+            *dst++ = '\\';
+            *dst++ = (char)c;
+        } else if (short_escape(c)) {
+            *dst++ = '\\';
+            *dst++ = short_escape(c);
+        } else {
+            *dst++ = '\\';
+            *dst++ = 'u';
+            *dst++ = '0';
+            *dst++ = '0';
+            *dst++ = hex[c >> 4];
+            *dst++ = hex[c & 15];
+        }
+    }
+    *dst = '"';
+    b->len += n + extra;
+    b->data[b->len] = '\0';
     return 0;
 }
 
