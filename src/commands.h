@@ -3,4 +3,9 @@
 #ifndef RP_COMMANDS_H
 #define RP_COMMANDS_H
 
+/* replicator dump: the store's records as JSON lines (cmd_dump.c). */
+int rp_cmd_dump(int argc, char **argv);
+/* replicator import: append JSON lines to a store (cmd_import.c). */
+int rp_cmd_import(int argc, char **argv);
+
 #endif

@@ -14,6 +14,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"dump", rp_cmd_dump, "print the store's records as JSON lines"},
+    {"import", rp_cmd_import, "append JSON lines to a Lokad store"},
     {NULL, NULL, NULL},
 };
 
