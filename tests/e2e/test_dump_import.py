@@ -1,0 +1,234 @@
+"""`replicator import` and `replicator dump` driven as a user would: what
+goes in comes back out, numbered as the .NET store numbers it; malformed
+input changes nothing; bad folders and flags get one clear message."""
+import base64
+import hashlib
+import json
+import os
+import re
+import struct
+import unittest
+
+import rptest
+
+NAME_RE = re.compile(r"^\d{8,}-\d{4}-\d\d-\d\d-\d{6}\.dat$")
+
+
+def frame(stamp, key, data):
+    """A V2 frame laid out by hand from spec section 4."""
+    key = key.encode("utf-8") if isinstance(key, str) else key
+    body = (struct.pack("<q", stamp) + rptest.varint(len(key)) + key +
+            rptest.varint(len(data)) + data)
+    return body + hashlib.sha1(body).digest()
+
+
+def snapshot(folder):
+    """{name: bytes} of every file in 'folder'."""
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+class DumpImport(unittest.TestCase):
+    def setUp(self):
+        rptest.require(self, "import", "dump")
+        self.dir = rptest.tempdir(self)
+        self.store = os.path.join(self.dir, "sample-tapes")
+
+    def import_text(self, text, *extra):
+        return rptest.run(["import", "--store", self.store] + list(extra),
+                          input=text)
+
+    def test_round_trip(self):
+        records = [
+            rptest.record("customer:1", b"\x01\x02\x03"),
+            rptest.record("Customer:1", b""),
+            rptest.record("caf\u00e9:\u20ac", bytes(range(256)) * 70),
+            rptest.record("k" * 200, b"x" * 128),
+            rptest.record("customer:1", b"\x00\x00"),
+            {"key": "audit", "attributes": {"id": "a1b2",
+                                            "utc": "2013-03-15T12:00:00.0000000Z"},
+             "messages": [{"contract": "Lokad.SaaS/CreateCustomer",
+                           "body": "\r\n{\r\n\t\"Id\": 1,\r\n\t\"Name\": \"\u00c5\"\r\n}\r\n"}]},
+            {"key": "func", "messages": [
+                {"contract": "A/B", "body": ""},
+                {"contract": "A/C", "bodyBase64": base64.b64encode(b"\xff\xfe").decode()}]},
+        ]
+        p = rptest.import_records(self.store, records)
+        files = os.listdir(self.store)
+        self.assertEqual(len(files), 1)
+        self.assertRegex(files[0], NAME_RE)
+        self.assertTrue(files[0].startswith("00000001-"))
+        self.assertIn("7 records", p.stderr)
+        self.assertIn(files[0], p.stderr)
+        out = rptest.dump_store(self.store)
+        self.assertEqual(len(out), len(records))
+        counts = {}
+        offset = 0
+        for i, (want, got) in enumerate(zip(records, out)):
+            counts[want["key"]] = counts.get(want["key"], 0) + 1
+            self.assertEqual(got["storeVersion"], i + 1)
+            self.assertEqual(got["streamVersion"], counts[want["key"]])
+            self.assertEqual(got["stamp"], counts[want["key"]])
+            self.assertEqual(got["key"], want["key"])
+            self.assertEqual(got["file"], files[0])
+            self.assertEqual(got["offset"], offset)
+            data = base64.b64decode(got["data"])
+            offset += len(frame(1, got["key"], data))
+            if "data" in want:
+                self.assertEqual(got["data"], want["data"])
+            else:
+                self.assertEqual(got["attributes"], want.get("attributes", {}))
+                self.assertEqual(got["messages"], want["messages"])
+        # "\x00\x00" parses as a message set with no message
+        self.assertEqual(out[4]["messages"], [])
+        self.assertNotIn("messages", out[0])
+        # the store's bytes are those of spec section 4, frame by frame
+        with open(os.path.join(self.store, files[0]), "rb") as f:
+            raw = f.read()
+        self.assertEqual(raw[:23 + 20], frame(1, "customer:1", b"\x01\x02\x03"))
+
+    def test_second_run_continues(self):
+        rptest.import_records(self.store, [rptest.record("a", b"1"),
+                                           rptest.record("b", b"2")])
+        rptest.import_records(self.store, [rptest.record("a", b"3")])
+        files = sorted(os.listdir(self.store))
+        self.assertEqual(len(files), 2)
+        self.assertTrue(files[1].startswith("00000003-"), files)
+        out = rptest.dump_store(self.store)
+        self.assertEqual([(r["key"], r["storeVersion"], r["streamVersion"],
+                           r["stamp"], r["file"]) for r in out],
+                         [("a", 1, 1, 1, files[0]), ("b", 2, 1, 1, files[0]),
+                          ("a", 3, 2, 2, files[1])])
+
+    def test_input_file_and_dash(self):
+        path = rptest.write_file(os.path.join(self.dir, "in.jsonl"),
+                                 json.dumps(rptest.record("a", b"1")) + "\n\n")
+        p = rptest.run(["import", "--store", self.store, path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.import_text(json.dumps(rptest.record("a", b"2")) + "\n", "-")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([r["streamVersion"] for r in
+                          rptest.dump_store(self.store)], [1, 2])
+
+    def test_malformed_line_changes_nothing(self):
+        rptest.import_records(self.store, [rptest.record("a", b"1")])
+        before = snapshot(self.store)
+        good = json.dumps(rptest.record("a", b"2"))
+        cases = [
+            ("{not json", "line 2"),
+            ('{"data": "AQ=="}', "key"),
+            ('{"key": 5, "data": "AQ=="}', "key"),
+            ('{"key": "a", "data": "AQ="}', "data"),
+            ('{"key": "a", "data": 7}', "data"),
+            ('{"key": "a"}', "data"),
+            ('["key", "a"]', "object"),
+            ('{"key": "a", "messages": {}}', "messages"),
+            ('{"key": "a", "messages": [{"body": "x"}]}', "contract"),
+            ('{"key": "a", "messages": [{"contract": "X", "body": 1}]}', "body"),
+            ('{"key": "a", "messages": [{"contract": "X", "body": "x"}], '
+             '"attributes": {"id": 1}}', "attribute"),
+            ('{"key": "\\ud800", "data": "AQ=="}', "line 2"),
+        ]
+        for line, word in cases:
+            with self.subTest(line=line):
+                p = self.import_text(good + "\n" + line + "\n" + good + "\n")
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn("line 2", p.stderr)
+                self.assertIn(word, p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1,
+                                 p.stderr)
+                self.assertEqual(snapshot(self.store), before)
+        # non-UTF-8 bytes in a line
+        p = self.import_text(b'{"key": "\xff", "data": "AQ=="}\n')
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("line 1", p.stderr)
+        self.assertEqual(snapshot(self.store), before)
+
+    def test_dump_errors(self):
+        missing = os.path.join(self.dir, "missing")
+        p = rptest.run(["dump", "--store", missing])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(missing, p.stderr)
+        empty = os.path.join(self.dir, "empty")
+        os.mkdir(empty)
+        with open(os.path.join(empty, "lock"), "w"):
+            pass
+        p = rptest.run(["dump", "--store", empty])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(empty, p.stderr)
+        self.assertIn("no store", p.stderr)
+        self.assertEqual(p.stdout, "")
+        for args in (["dump", "--bogus"], ["dump", "--store"],
+                     ["dump", "--store", empty, "--from"],
+                     ["dump", "--store", empty, "--count", "x"],
+                     ["dump", "--store", empty, "--from", "-1"],
+                     ["dump"], ["import"], ["import", "--store"],
+                     ["import", "--store", empty, "--bogus"]):
+            with self.subTest(args=args):
+                p = rptest.run(args)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("usage", p.stderr)
+
+    def test_dump_from_and_count(self):
+        rptest.import_records(self.store, [rptest.record("k%d" % (i % 3),
+                                                         str(i).encode())
+                                           for i in range(10)])
+        p = rptest.run(["dump", "--store", self.store, "--from", "4",
+                        "--count", "3"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual([(r["storeVersion"], r["streamVersion"]) for r in out],
+                         [(5, 2), (6, 2), (7, 3)])
+        p = rptest.run(["dump", "--store=" + self.store, "--from=10"])
+        self.assertEqual((p.returncode, p.stdout), (0, ""))
+
+    def test_dump_goes_on_past_corrupt_frame(self):
+        os.mkdir(self.store)
+        bad = bytearray(frame(2, "a", b"two"))
+        bad[-25] ^= 0x10
+        first = frame(1, "a", b"one")
+        with open(os.path.join(self.store, "00000001-2013-03-15-093012.dat"),
+                  "wb") as f:
+            f.write(first + bytes(bad) + frame(2, "a", b"lost"))
+        with open(os.path.join(self.store, "00000003-2013-03-15-093013.dat"),
+                  "wb") as f:
+            f.write(frame(2, "a", b"kept") + frame(3, "a", b"torn")[:20])
+        p = rptest.run(["dump", "--store", self.store])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual([(base64.b64decode(r["data"]), r["storeVersion"],
+                           r["streamVersion"]) for r in out],
+                         [(b"one", 1, 1), (b"kept", 2, 2)])
+        self.assertIn("00000001-2013-03-15-093012.dat offset %d" % len(first),
+                      p.stderr)
+        self.assertIn("hash mismatch", p.stderr)
+        self.assertIn("00000003-2013-03-15-093013.dat offset %d" %
+                      len(frame(2, "a", b"kept")), p.stderr)
+
+    def test_dump_spec_record(self):
+        """Spec 9.5: the whole record, decoded."""
+        os.mkdir(self.store)
+        raw = bytes.fromhex(
+            "0100000000000000 0a 637573746f6d65723a31 30"
+            "00011a4c6f6b61642e536161532f437573746f6d657243726561746564"
+            "120d0a7b0d0a0922496422 3a20310d0a7d0d0a"
+            "a1cb41ad72c0cde950afb5b23d9bdca1ff377ad5".replace(" ", ""))
+        self.assertEqual(len(raw), 88)
+        with open(os.path.join(self.store, "00000001-2013-03-15-093012.dat"),
+                  "wb") as f:
+            f.write(raw)
+        out = rptest.dump_store(self.store)
+        self.assertEqual(out, [{
+            "storeVersion": 1, "streamVersion": 1, "key": "customer:1",
+            "stamp": 1, "file": "00000001-2013-03-15-093012.dat", "offset": 0,
+            "data": base64.b64encode(raw[20:68]).decode(),
+            "attributes": {},
+            "messages": [{"contract": "Lokad.SaaS/CustomerCreated",
+                          "body": "\r\n{\r\n\t\"Id\": 1\r\n}\r\n"}]}])
+
+
+if __name__ == "__main__":
+    unittest.main()
