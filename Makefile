@@ -64,7 +64,7 @@ EMU_CORE_OBJ = $(B)/src/util.o $(B)/src/json.o
 .PHONY: all check test unit e2e valgrind install uninstall format \
 	format-check clean deps demo bench
 
-all: $(OUT)/replicator $(OUT)/esdb-emu
+all: $(OUT)/replicator $(if $(EMU_SRC),$(OUT)/esdb-emu)
 
 $(OUT)/replicator: $(MAIN_OBJ) $(CORE_OBJ)
 	@mkdir -p $(@D)
