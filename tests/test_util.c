@@ -71,6 +71,36 @@ START_TEST(test_util_base64_round_trip)
 }
 END_TEST
 
+START_TEST(test_util_base64_long)
+{
+    static unsigned char raw[3000];
+    struct rp_buf b, back;
+    struct rp_error err = {0};
+
+    for (size_t i = 0; i < sizeof(raw); i++)
+        raw[i] = (unsigned char)(i * 131 + 7);
+    for (size_t n = 2990; n <= sizeof(raw); n++) {
+        rp_buf_init(&b, 0);
+        rp_buf_init(&back, 0);
+        ck_assert_int_eq(rp_base64_encode(&b, raw, n), 0);
+        ck_assert_int_eq(rp_base64_decode(&back, b.data, b.len, &err), 0);
+        ck_assert_uint_eq(back.len, n);
+        ck_assert_mem_eq(back.data, raw, n);
+        /* a bad digit in the middle is named by its offset */
+        b.data[1001] = '*';
+        rp_buf_reset(&back);
+        ck_assert_int_eq(rp_base64_decode(&back, b.data, b.len, &err),
+                         RP_EFORMAT);
+        ck_assert_ptr_nonnull(strstr(err.msg, "offset 1001"));
+        b.data[1001] = '=';
+        ck_assert_int_eq(rp_base64_decode(&back, b.data, b.len, &err),
+                         RP_EFORMAT);
+        rp_buf_dispose(&b);
+        rp_buf_dispose(&back);
+    }
+}
+END_TEST
+
 START_TEST(test_util_buf_limit)
 {
     struct rp_buf b;
@@ -171,6 +201,7 @@ util_suite(void)
 
     tcase_add_test(core, test_util_sha1_vectors);
     tcase_add_test(core, test_util_base64_round_trip);
+    tcase_add_test(core, test_util_base64_long);
     tcase_add_test(core, test_util_utf8_rules);
     tcase_add_test(core, test_util_json_parse_and_write);
     tcase_add_test(limits, test_util_buf_limit);
