@@ -584,8 +584,13 @@ parse_detect(struct rp_store *st, uint64_t off, struct frame *f,
         *f = f1;
         return 0;
     }
-    if (f1.kind == FR_INCOMPLETE)
+    if (f1.kind == FR_INCOMPLETE && f->kind == FR_BAD) {
+        /* Not V2, maybe a V1 frame still being written: wait, as for any
+        ** torn frame, but keep the V2 verdict for the report. */
+        f->why = f->why ? f->why : "not a V2 frame";
         f->kind = FR_INCOMPLETE;
+        return 0;
+    }
     /* Re-parse as V2 so that f's pointers are valid again. */
     if (f->kind != FR_INCOMPLETE)
         return parse_frame(st, off, FMT_V2, f, err);
@@ -615,6 +620,12 @@ finish_file(struct rp_store *st, const struct frame *f)
     }
     if (f == NULL) {
         /* a clean end */
+    } else if (f->kind == FR_INCOMPLETE && f->why != NULL) {
+        warn(st,
+             "file %s offset %" PRIu64 ": %s as a V2 frame, and torn as a "
+             "V1 frame: the rest of the file (%" PRIu64 " bytes) is ignored, "
+             "as .NET does",
+             st->cur, st->off, f->why, rest);
     } else if (f->kind == FR_INCOMPLETE) {
         warn(st,
              "file %s offset %" PRIu64 ": torn frame (the file ends inside "

@@ -501,6 +501,27 @@ START_TEST(test_store_long_keys_and_data)
 }
 END_TEST
 
+/* The first frame of a file settles its format: a bad first frame (neither
+** V2 nor V1) loses the file; zeros alone are padding. */
+START_TEST(test_store_first_frame_bad)
+{
+    struct bytes b = {0};
+    unsigned char zero[40] = {0};
+    char out[256];
+
+    put_frame(&b, 1, "a", "one");
+    b.p[b.n - 1] ^= 0x40;
+    put_frame(&b, 2, "a", "lost");
+    write_bytes(F1, &b);
+    put(&b, zero, 30 + (size_t)_i);
+    write_bytes(F2, &b);
+    put_frame(&b, 1, "c", "kept");
+    write_bytes(F3, &b);
+    ck_assert_uint_eq(read_store(out, sizeof(out), 0), 1);
+    ck_assert_str_eq(out, "c:1.1");
+}
+END_TEST
+
 /* Spec 4.1 step 7: stamp 0, empty key and data, good hash: ends the file. */
 START_TEST(test_store_empty_frame)
 {
@@ -1003,6 +1024,7 @@ store_suite(void)
     tcase_add_test(limits, test_store_many_frames);
     tcase_add_test(errors, test_store_flipped_bit);
     tcase_add_test(errors, test_store_empty_frame);
+    tcase_add_loop_test(errors, test_store_first_frame_bad, 0, 4);
     tcase_add_loop_test(errors, test_store_r2_bad_frames, 0, 9);
     tcase_add_test(errors, test_store_v1_no_hash);
     tcase_add_test(errors, test_store_live_shrink_and_vanish);
