@@ -223,6 +223,7 @@ main(int argc, char **argv)
         }
     }
     srv.leader = 0;
+    emu_loop_signals();
     for (i = 0; i < srv.nnodes; i++)
         printf("%shttp://127.0.0.1:%d", i ? " " : "", srv.ports[i]);
     printf("\n");

@@ -710,13 +710,29 @@ accept_all(struct loop *lp, struct listener *l)
     }
 }
 
+void
+emu_loop_signals(void)
+{
+    struct sigaction sa;
+    sigset_t block;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+}
+
 int
 emu_loop_run(struct emu_server *srv, const int *fds, int n)
 {
     struct loop lp;
     struct listener ls[EMU_MAX_NODES];
-    struct sigaction sa;
-    sigset_t block, old;
+    sigset_t old;
     int i;
 
     memset(&lp, 0, sizeof(lp));
@@ -737,15 +753,10 @@ emu_loop_run(struct emu_server *srv, const int *fds, int n)
         ev.data.ptr = &ls[i];
         epoll_ctl(lp.ep, EPOLL_CTL_ADD, fds[i], &ev);
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    /* Signals stay blocked except while waiting for events. */
+    sigprocmask(SIG_BLOCK, NULL, &old);
+    sigdelset(&old, SIGTERM);
+    sigdelset(&old, SIGINT);
     while (!stop_flag) {
         struct epoll_event evs[256];
         int timeout = -1, k;
