@@ -20,12 +20,16 @@ dump_usage(FILE *out)
     fprintf(out,
             "usage: replicator dump --store DIR [--from N] [--count N] "
             "[--v1-no-hash]\n"
+            "                      [--log-level LEVEL]\n"
             "  --store DIR     the Lokad.CQRS store folder (*.dat files)\n"
             "  --from N        start after store version N (default 0)\n"
             "  --count N       print at most N records\n"
             "  --v1-no-hash    V1 files: accept frames without checking "
             "their hash,\n"
             "                  as the .NET V1 file reader does\n"
+            "  --log-level L   error, warn, info (default) or debug; corrupt "
+            "frames\n"
+            "                  are reported as warnings\n"
             "One JSON object a line: storeVersion, streamVersion, key, stamp, "
             "file,\noffset, data (base64), and attributes and messages when "
             "the payload is\na message set.\n");
@@ -158,7 +162,7 @@ rp_cmd_dump(int argc, char **argv)
         snprintf(name, sizeof(name), "%.*s",
                  eq && a[0] == '-' ? (int)(eq - a) : (int)strlen(a), a);
         if (strcmp(name, "--store") && strcmp(name, "--from") &&
-            strcmp(name, "--count")) {
+            strcmp(name, "--count") && strcmp(name, "--log-level")) {
             fprintf(stderr, "replicator: dump: unknown option '%s'\n", a);
             dump_usage(stderr);
             return 2;
@@ -174,6 +178,18 @@ rp_cmd_dump(int argc, char **argv)
         }
         if (!strcmp(name, "--store")) {
             dir = v;
+        } else if (!strcmp(name, "--log-level")) {
+            enum rp_log_level level;
+
+            if (rp_log_parse_level(v, &level) < 0) {
+                fprintf(stderr,
+                        "replicator: dump: --log-level needs error, warn, "
+                        "info or debug, not '%s'\n",
+                        v);
+                dump_usage(stderr);
+                return 2;
+            }
+            rp_log_set_level(level);
         } else if (parse_u64(v, !strcmp(name, "--from") ? &from : &count) < 0) {
             fprintf(stderr,
                     "replicator: dump: %s needs a non-negative integer, "

@@ -208,6 +208,36 @@ class DumpImport(unittest.TestCase):
         self.assertIn("00000003-2013-03-15-093013.dat offset %d" %
                       len(frame(2, "a", b"kept")), p.stderr)
 
+    def test_dump_v1_store(self):
+        """V1 frames (i32 data length), hash-checked unless --v1-no-hash."""
+        os.mkdir(self.store)
+
+        def v1(stamp, key, data, flip=False):
+            body = (struct.pack("<q", stamp) + rptest.varint(len(key)) +
+                    key.encode() + struct.pack("<i", len(data)) + data)
+            h = bytearray(hashlib.sha1(body).digest())
+            if flip:
+                h[0] ^= 1
+            return body + bytes(h)
+        with open(os.path.join(self.store, "00000000-2012-07-15-120000.dat"),
+                  "wb") as f:
+            f.write(v1(1, "customer-1", b"\x01\x02\x03") +
+                    v1(1, "customer-2", b"x", flip=True) +
+                    v1(2, "customer-1", b"y"))
+        out = rptest.dump_store(self.store)
+        self.assertEqual([(r["key"], r["storeVersion"]) for r in out],
+                         [("customer-1", 1)])
+        self.assertEqual(out[0]["data"], "AQID")
+        p = rptest.run(["dump", "--store", self.store, "--v1-no-hash",
+                        "--log-level", "error"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        out = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual([(r["key"], r["storeVersion"], r["streamVersion"])
+                          for r in out],
+                         [("customer-1", 1, 1), ("customer-2", 2, 1),
+                          ("customer-1", 3, 2)])
+
     def test_dump_spec_record(self):
         """Spec 9.5: the whole record, decoded."""
         os.mkdir(self.store)
