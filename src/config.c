@@ -1,0 +1,260 @@
+/* The settings table: one row per setting gives its name, type, range and
+** help, so the config table, the flags and --help all read the same list. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum kind {
+    STRING, /* char *, owned */
+    BOOL,   /* int, 0 or 1 */
+    NUMBER, /* uint64_t within [min, max] */
+    LEVEL   /* int, an enum rp_log_level */
+};
+
+struct setting {
+    const char *name; /* as in the config table; the flag is --name with
+                         '-' for '_' */
+    enum kind kind;   /* how the value is parsed */
+    size_t offset;    /* of the field in struct rp_config */
+    uint64_t min;     /* NUMBER: smallest value */
+    uint64_t max;     /* NUMBER: largest value */
+    int flag_only;    /* 1: not allowed in the config table */
+    const char *help; /* one line for --help */
+};
+
+#define FIELD(f) offsetof(struct rp_config, f)
+#define MIB (1024u * 1024u)
+
+static const struct setting settings[] = {
+    {"script", STRING, FIELD(script), 0, 0, 1, "FILE  the Lua script"},
+    {"store", STRING, FIELD(store), 0, 0, 0,
+     "DIR  folder of the Lokad store to read"},
+    {"target", STRING, FIELD(target), 0, 0, 0,
+     "URL  EventStoreDB base URL (http://host:2113)"},
+    {"source_id", STRING, FIELD(source_id), 0, 0, 0,
+     "ID  source name in event ids and metadata (default: store folder name)"},
+    {"source_metadata", BOOL, FIELD(source_metadata), 0, 0, 0,
+     "add \"replicatedFrom\" to each event's metadata (default on)"},
+    {"time_limit_ms", NUMBER, FIELD(time_limit_ms), 1, 86400000, 0,
+     "MS  longest one convert() call may run (1000)"},
+    {"memory_limit_mb", NUMBER, FIELD(memory_limit_mb), 1, 1u << 20, 0,
+     "MB  most memory the script may use (256)"},
+    {"max_event_bytes", NUMBER, FIELD(max_event_bytes), 1, 4 * MIB, 0,
+     "N  most data + metadata bytes of one event (4194304)"},
+    {"batch_events", NUMBER, FIELD(batch_events), 1, 100000, 0,
+     "N  most events in one append request (500)"},
+    {"batch_bytes", NUMBER, FIELD(batch_bytes), 1024, 64 * MIB, 0,
+     "N  most body bytes in one append request (1048576)"},
+    {"poll_ms", NUMBER, FIELD(poll_ms), 1, 3600000, 0,
+     "MS  how often a live store is checked for new records (500)"},
+    {"checkpoint", STRING, FIELD(checkpoint), 0, 0, 0,
+     "FILE  local checkpoint file"},
+    {"log_level", LEVEL, FIELD(log_level), 0, 0, 0,
+     "LEVEL  error, warn, info or debug (info)"},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+void
+rp_config_init(struct rp_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->source_metadata = 1;
+    cfg->time_limit_ms = 1000;
+    cfg->memory_limit_mb = 256;
+    cfg->max_event_bytes = 4 * MIB;
+    cfg->batch_events = 500;
+    cfg->batch_bytes = 1 * MIB;
+    cfg->poll_ms = 500;
+    cfg->log_level = RP_LOG_INFO;
+}
+
+void
+rp_config_dispose(struct rp_config *cfg)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].kind == STRING) {
+            char **p = (char **)((char *)cfg + settings[i].offset);
+
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+static const struct setting *
+find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strlen(settings[i].name) == len &&
+            memcmp(settings[i].name, name, len) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+int
+rp_config_known(const char *name)
+{
+    const struct setting *s = find(name, strlen(name));
+
+    return s != NULL && !s->flag_only;
+}
+
+/* Parse 'value' into the field of 's'. */
+static int
+apply(struct rp_config *cfg, const struct setting *s, const char *value,
+      const char *origin, struct rp_error *err)
+{
+    void *field = (char *)cfg + s->offset;
+    unsigned long long n;
+    char *end;
+    enum rp_log_level level;
+
+    switch (s->kind) {
+    case STRING:
+        if (value[0] == '\0')
+            return rp_error_set(err, RP_EINVAL, "%s: %s must not be empty",
+                                origin, s->name);
+        free(*(char **)field);
+        *(char **)field = rp_xstrdup(value);
+        return 0;
+    case BOOL:
+        if (strcmp(value, "true") == 0)
+            *(int *)field = 1;
+        else if (strcmp(value, "false") == 0)
+            *(int *)field = 0;
+        else
+            return rp_error_set(err, RP_EINVAL,
+                                "%s: %s must be true or false, not '%s'",
+                                origin, s->name, value);
+        return 0;
+    case NUMBER:
+        errno = 0;
+        n = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' ||
+            errno != 0 || n < s->min || n > s->max)
+            return rp_error_set(err, RP_EINVAL,
+                                "%s: %s must be a whole number from %llu "
+                                "to %llu, not '%s'",
+                                origin, s->name, (unsigned long long)s->min,
+                                (unsigned long long)s->max, value);
+        *(uint64_t *)field = n;
+        return 0;
+    case LEVEL:
+        if (rp_log_parse_level(value, &level) != 0)
+            return rp_error_set(err, RP_EINVAL,
+                                "%s: %s must be error, warn, info or debug, "
+                                "not '%s'",
+                                origin, s->name, value);
+        *(int *)field = (int)level;
+        return 0;
+    }
+    return 0;
+}
+
+int
+rp_config_set(struct rp_config *cfg, const char *name, const char *value,
+              const char *origin, struct rp_error *err)
+{
+    const struct setting *s = find(name, strlen(name));
+
+    if (s == NULL)
+        return rp_error_set(err, RP_ENOENT, "%s: unknown setting '%s'",
+                            origin, name);
+    return apply(cfg, s, value, origin, err);
+}
+
+int
+rp_config_flag(struct rp_config *cfg, int argc, char **argv, int *i,
+               struct rp_error *err)
+{
+    const char *arg = argv[*i], *value = NULL, *eq;
+    char name[64];
+    size_t len;
+    int negated = 0;
+    const struct setting *s;
+
+    if (strncmp(arg, "--", 2) != 0)
+        return 0;
+    arg += 2;
+    eq = strchr(arg, '=');
+    len = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (strncmp(arg, "no-", 3) == 0 && eq == NULL) {
+        negated = 1;
+        arg += 3;
+        len -= 3;
+    }
+    if (len == 0 || len >= sizeof(name))
+        return 0;
+    for (size_t k = 0; k < len; k++)
+        name[k] = arg[k] == '-' ? '_' : arg[k] == '_' ? '\0' : arg[k];
+    name[len] = '\0';
+    if (strlen(name) != len) /* underscores are not flag spelling */
+        return 0;
+    s = find(name, len);
+    if (s == NULL || (negated && s->kind != BOOL))
+        return 0;
+    if (eq != NULL)
+        value = eq + 1;
+    else if (s->kind == BOOL)
+        value = negated ? "false" : "true";
+    else if (*i + 1 < argc)
+        value = argv[++*i];
+    else
+        return rp_error_set(err, RP_EINVAL, "option --%s needs a value",
+                            argv[*i] + 2);
+    return apply(cfg, s, value, "command line", err) < 0 ? RP_EINVAL : 1;
+}
+
+int
+rp_config_finish(struct rp_config *cfg, struct rp_error *err)
+{
+    const char *end, *start;
+
+    if (cfg->source_id != NULL || cfg->store == NULL)
+        return 0;
+    end = cfg->store + strlen(cfg->store);
+    while (end > cfg->store + 1 && end[-1] == '/')
+        end--;
+    start = end;
+    while (start > cfg->store && start[-1] != '/')
+        start--;
+    if (start == end || (end - start == 1 && *start == '.') ||
+        (end - start == 2 && start[0] == '.' && start[1] == '.'))
+        return rp_error_set(err, RP_EINVAL,
+                            "cannot name the source after store '%s': set "
+                            "source_id",
+                            cfg->store);
+    cfg->source_id = rp_xstrndup(start, (size_t)(end - start));
+    return 0;
+}
+
+void
+rp_config_usage(FILE *out)
+{
+    char flag[64];
+
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        const char *sp = strchr(s->help, ' ');
+        size_t k;
+
+        for (k = 0; s->name[k] != '\0' && k < sizeof(flag) - 1; k++)
+            flag[k] = s->name[k] == '_' ? '-' : s->name[k];
+        flag[k] = '\0';
+        if (s->kind == BOOL)
+            fprintf(out, "  --[no-]%-24s %s\n", flag, s->help);
+        else if (sp != NULL && sp[1] == ' ')
+            fprintf(out, "  --%s %-*.*s %s\n", flag,
+                    (int)(26 - strlen(flag)) > 0 ? (int)(26 - strlen(flag))
+                                                 : 0,
+                    (int)(sp - s->help), s->help, sp + 2);
+        else
+            fprintf(out, "  --%-28s %s\n", flag, s->help);
+    }
+}

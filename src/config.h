@@ -1,0 +1,72 @@
+/* Settings: every knob of the program in one plain struct, filled from
+** defaults, then from the script's `config` table, then from command-line
+** flags (a flag always wins).  Each setting has one name: `batch_events` in
+** the config table is `--batch-events` on the command line. */
+#ifndef RP_CONFIG_H
+#define RP_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util.h"
+
+/* All settings.  Strings are owned by the struct (rp_config_dispose frees
+** them) and NULL when unset.  The table in config.c lists each one with its
+** type, range and help text; keep the two in step. */
+struct rp_config {
+    char *script;            /* path of the Lua script (flag only) */
+    char *store;             /* folder of the Lokad store to read */
+    char *target;            /* EventStoreDB base URL, e.g.
+                                http://127.0.0.1:2113 */
+    char *source_id;         /* names the source in event ids and in the
+                                replicatedFrom metadata; default: the store
+                                folder's base name */
+    int source_metadata;     /* 1 (default): add "replicatedFrom" to each
+                                event's metadata object */
+    uint64_t time_limit_ms;  /* longest one convert() call (or the script's
+                                loading) may run; default 1000 */
+    uint64_t memory_limit_mb; /* most memory the script's Lua state may
+                                 hold, in MiB; default 256 */
+    uint64_t max_event_bytes; /* most data + metadata bytes of one event;
+                                 default 4 MiB, the HTTP API's limit */
+    uint64_t batch_events;   /* most events in one append request; 500 */
+    uint64_t batch_bytes;    /* most body bytes in one append request;
+                                default 1 MiB */
+    uint64_t poll_ms;        /* how often a live store is checked for new
+                                records when no change notice comes; 500 */
+    char *checkpoint;        /* file of the local checkpoint; NULL: the
+                                replication command's default */
+    int log_level;           /* an enum rp_log_level; default info */
+};
+
+/* Fill 'cfg' with the defaults.  Cannot fail. */
+void rp_config_init(struct rp_config *cfg);
+/* Free the strings; the struct may then be initialised again. */
+void rp_config_dispose(struct rp_config *cfg);
+
+/* Set the setting 'name' (as in the config table, e.g. "batch_events") from
+** its text form: strings as they are, numbers in decimal, booleans "true" or
+** "false", log_level one of error/warn/info/debug.  'origin' names where the
+** value came from for error messages ("config table of x.lua").  Returns 0,
+** RP_ENOENT when no setting has that name, or RP_EINVAL (message in err). */
+int rp_config_set(struct rp_config *cfg, const char *name, const char *value,
+                  const char *origin, struct rp_error *err);
+
+/* 1 when 'name' is a setting the script's config table may hold. */
+int rp_config_known(const char *name);
+
+/* Try argv[*i] as a settings flag: "--name VALUE", "--name=VALUE", and for
+** booleans "--name" and "--no-name".  On success *i is left on the last
+** argument used.  Returns 1 (consumed), 0 (not a settings flag: the command
+** handles it), or RP_EINVAL (err says why). */
+int rp_config_flag(struct rp_config *cfg, int argc, char **argv, int *i,
+                   struct rp_error *err);
+
+/* Fill what the other settings imply (source_id from the store folder).
+** Returns 0 or RP_EINVAL. */
+int rp_config_finish(struct rp_config *cfg, struct rp_error *err);
+
+/* Print one line per settings flag with its help text. */
+void rp_config_usage(FILE *out);
+
+#endif
