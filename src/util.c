@@ -190,6 +190,19 @@ rp_buf_printf(struct rp_buf *b, const char *fmt, ...)
     return 0;
 }
 
+int
+rp_buf_add_u64(struct rp_buf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return rp_buf_add(b, tmp + sizeof(tmp) - n, n);
+}
+
 char *
 rp_buf_detach(struct rp_buf *b, size_t *len)
 {

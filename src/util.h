@@ -82,6 +82,9 @@ int rp_buf_printf(struct rp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Append 'v' in decimal (no printf: this is on hot paths).  Returns 0 or
+** RP_ELIMIT. */
+int rp_buf_add_u64(struct rp_buf *b, uint64_t v);
 /* Make room for 'n' more bytes; returns a pointer to them (the caller then
 ** adds 'n' to b->len itself) or NULL when 'max' forbids it. */
 char *rp_buf_reserve(struct rp_buf *b, size_t n);

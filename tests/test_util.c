@@ -116,6 +116,47 @@ START_TEST(test_util_buf_limit)
 }
 END_TEST
 
+START_TEST(test_util_buf_add_u64)
+{
+    struct rp_buf b;
+
+    rp_buf_init(&b, 0);
+    ck_assert_int_eq(rp_buf_add_u64(&b, 0), 0);
+    rp_buf_addc(&b, ' ');
+    ck_assert_int_eq(rp_buf_add_u64(&b, 1234567890), 0);
+    rp_buf_addc(&b, ' ');
+    ck_assert_int_eq(rp_buf_add_u64(&b, UINT64_MAX), 0);
+    ck_assert_str_eq(b.data, "0 1234567890 18446744073709551615");
+    rp_buf_dispose(&b);
+    rp_buf_init(&b, 2);
+    ck_assert_int_eq(rp_buf_add_u64(&b, 123), RP_ELIMIT);
+    rp_buf_dispose(&b);
+}
+END_TEST
+
+START_TEST(test_util_json_add_string_escapes)
+{
+    struct rp_buf b;
+    static const char in[] = "a\"b\\c\n\r\t\b\f\x01\x1f\xc3\xa9/";
+    static const char want[] =
+        "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\xc3\xa9/\"";
+
+    rp_buf_init(&b, 0);
+    ck_assert_int_eq(rp_json_add_string(&b, in, sizeof(in) - 1), 0);
+    ck_assert_str_eq(b.data, want);
+    ck_assert_uint_eq(b.len, sizeof(want) - 1);
+    rp_buf_dispose(&b);
+    /* Exactly the room needed fits; one byte less is refused whole. */
+    rp_buf_init(&b, sizeof(want) - 1);
+    ck_assert_int_eq(rp_json_add_string(&b, in, sizeof(in) - 1), 0);
+    rp_buf_dispose(&b);
+    rp_buf_init(&b, sizeof(want) - 2);
+    ck_assert_int_eq(rp_json_add_string(&b, in, sizeof(in) - 1), RP_ELIMIT);
+    ck_assert_uint_eq(b.len, 0);
+    rp_buf_dispose(&b);
+}
+END_TEST
+
 START_TEST(test_util_utf8_rules)
 {
     size_t bad = 99;
@@ -203,6 +244,8 @@ util_suite(void)
     tcase_add_test(core, test_util_base64_round_trip);
     tcase_add_test(core, test_util_base64_long);
     tcase_add_test(core, test_util_utf8_rules);
+    tcase_add_test(core, test_util_buf_add_u64);
+    tcase_add_test(core, test_util_json_add_string_escapes);
     tcase_add_test(core, test_util_json_parse_and_write);
     tcase_add_test(limits, test_util_buf_limit);
     tcase_add_test(limits, test_util_json_depth_limit);
