@@ -136,8 +136,8 @@ apply(struct rp_config *cfg, const struct setting *s, const char *value,
     case NUMBER:
         errno = 0;
         n = strtoull(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end != '\0' ||
-            errno != 0 || n < s->min || n > s->max)
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
+            n < s->min || n > s->max)
             return rp_error_set(err, RP_EINVAL,
                                 "%s: %s must be a whole number from %llu "
                                 "to %llu, not '%s'",
@@ -164,8 +164,8 @@ rp_config_set(struct rp_config *cfg, const char *name, const char *value,
     const struct setting *s = find(name, strlen(name));
 
     if (s == NULL)
-        return rp_error_set(err, RP_ENOENT, "%s: unknown setting '%s'",
-                            origin, name);
+        return rp_error_set(err, RP_ENOENT, "%s: unknown setting '%s'", origin,
+                            name);
     return apply(cfg, s, value, origin, err);
 }
 
@@ -251,8 +251,7 @@ rp_config_usage(FILE *out)
             fprintf(out, "  --[no-]%-24s %s\n", flag, s->help);
         else if (sp != NULL && sp[1] == ' ')
             fprintf(out, "  --%s %-*.*s %s\n", flag,
-                    (int)(26 - strlen(flag)) > 0 ? (int)(26 - strlen(flag))
-                                                 : 0,
+                    (int)(26 - strlen(flag)) > 0 ? (int)(26 - strlen(flag)) : 0,
                     (int)(sp - s->help), s->help, sp + 2);
         else
             fprintf(out, "  --%-28s %s\n", flag, s->help);

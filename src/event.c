@@ -149,17 +149,26 @@ rp_idgen_init(struct rp_idgen *g, const char *source_id, size_t len)
 }
 
 void
-rp_idgen_make(const struct rp_idgen *g, uint64_t store_version,
-              uint32_t index, unsigned char id[16])
+rp_idgen_make(const struct rp_idgen *g, uint64_t store_version, uint32_t index,
+              unsigned char id[16])
 {
     struct rp_sha1 s = g->base;
     unsigned char d[RP_SHA1_LEN];
     char tail[48];
-    int n;
+    size_t n = sizeof(tail);
 
-    n = snprintf(tail, sizeof(tail), "/%llu/%lu",
-                 (unsigned long long)store_version, (unsigned long)index);
-    rp_sha1_update(&s, tail, (size_t)n);
+    /* "/<store version>/<index>", written backwards without printf. */
+    do {
+        tail[--n] = (char)('0' + index % 10);
+        index /= 10;
+    } while (index != 0);
+    tail[--n] = '/';
+    do {
+        tail[--n] = (char)('0' + store_version % 10);
+        store_version /= 10;
+    } while (store_version != 0);
+    tail[--n] = '/';
+    rp_sha1_update(&s, tail + n, sizeof(tail) - n);
     rp_sha1_final(&s, d);
     memcpy(id, d, 16);
     id[6] = (unsigned char)((id[6] & 0x0f) | 0x50); /* version 5 */

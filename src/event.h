@@ -14,16 +14,16 @@
 ** holds the event and stays valid until that list is next changed
 ** (rp_events_add, rp_events_truncate, rp_events_reset, rp_events_free). */
 struct rp_event {
-    const char *stream; /* target stream name, valid UTF-8, not empty */
-    size_t stream_len;  /* bytes in 'stream' */
-    const char *type;   /* event type, valid UTF-8, not empty */
-    size_t type_len;    /* bytes in 'type' */
-    const char *data;   /* JSON text exactly as in the body: a JSON string
-                           literal, or an object or array */
-    size_t data_len;    /* bytes in 'data' */
-    const char *metadata; /* JSON text as in the body, or NULL for none */
-    size_t metadata_len;  /* bytes in 'metadata' */
-    unsigned char id[16]; /* event id (deterministic by default) */
+    const char *stream;     /* target stream name, valid UTF-8, not empty */
+    size_t stream_len;      /* bytes in 'stream' */
+    const char *type;       /* event type, valid UTF-8, not empty */
+    size_t type_len;        /* bytes in 'type' */
+    const char *data;       /* JSON text exactly as in the body: a JSON string
+                               literal, or an object or array */
+    size_t data_len;        /* bytes in 'data' */
+    const char *metadata;   /* JSON text as in the body, or NULL for none */
+    size_t metadata_len;    /* bytes in 'metadata' */
+    unsigned char id[16];   /* event id (deterministic by default) */
     uint64_t store_version; /* source record */
     uint32_t index;         /* position of the event in its record */
 };

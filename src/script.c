@@ -35,26 +35,32 @@ int luaopen_cjson_safe(lua_State *L);
 #define MIB (1024u * 1024u)
 #define MAX_KEY_SHOWN 200
 
+/* The fields an event may have. */
+static const char *const event_fields[] = {"stream", "type", "data", "metadata",
+                                           "id"};
+#define NFIELDS (sizeof(event_fields) / sizeof(event_fields[0]))
+
 struct rp_script {
-    lua_State *L;         /* the one state; NULL once closed */
-    char *path;           /* the script as named by the user */
-    char *dir;            /* its folder: require looks here first */
-    char lua_dir[PATH_MAX]; /* the shipped library: require looks here next */
-    size_t mem_used;      /* bytes the state holds */
-    size_t mem_limit;     /* bytes it may hold */
-    int mem_hit;          /* the allocator refused a block */
-    uint64_t time_limit_ms; /* per call */
-    uint64_t deadline_ns; /* rp_now_ns() value past which the hook fires */
-    int timed_out;        /* the hook fired during this call */
-    int source_metadata;  /* add replicatedFrom to metadata */
+    lua_State *L;             /* the one state; NULL once closed */
+    char *path;               /* the script as named by the user */
+    char *dir;                /* its folder: require looks here first */
+    char lua_dir[PATH_MAX];   /* the shipped library: require looks here next */
+    size_t mem_used;          /* bytes the state holds */
+    size_t mem_limit;         /* bytes it may hold */
+    int mem_hit;              /* the allocator refused a block */
+    uint64_t time_limit_ms;   /* per call */
+    uint64_t deadline_ns;     /* rp_now_ns() value past which the hook fires */
+    int timed_out;            /* the hook fired during this call */
+    int source_metadata;      /* add replicatedFrom to metadata */
     uint64_t max_event_bytes; /* data + metadata per event */
-    char *source_id;      /* for ids and replicatedFrom */
-    struct rp_idgen idgen; /* ids of 'source_id' */
-    struct rp_msgset ms;  /* decoded payload of the record in progress */
-    struct rp_buf data;   /* scratch: data text of the event in progress */
-    struct rp_buf meta;   /* scratch: metadata text of the event in progress */
-    struct rp_buf tb;     /* full traceback of the last failure */
-    struct rp_buf json;   /* scratch: validation copy of rawjson text */
+    char *source_id;          /* for ids and replicatedFrom */
+    struct rp_idgen idgen;    /* ids of 'source_id' */
+    struct rp_msgset ms;      /* decoded payload of the record in progress */
+    struct rp_buf data;       /* scratch: data text of the event in progress */
+    struct rp_buf meta; /* scratch: metadata text of the event in progress */
+    struct rp_buf tb;   /* full traceback of the last failure */
+    const char *field[NFIELDS]; /* interned event_fields: a key is one of
+                                   them when its pointer is */
     /* The call in progress. */
     const struct rp_record *rec; /* record given to convert() */
     struct rp_events *out;       /* where its events go */
@@ -70,6 +76,7 @@ static char key_loaded;  /* modules loaded by require */
 static char key_preload; /* C openers of cjson and cjson.safe */
 static char key_encode;  /* the bridge's own cjson.encode */
 static char key_rawjson; /* metatable that marks rawjson() values */
+static char key_fields;  /* the event field names, kept interned */
 
 static struct rp_script *
 script_of(lua_State *L)
@@ -82,8 +89,7 @@ script_of(lua_State *L)
 
 /* Refuse what the script returned: the message goes to the caller, not
 ** through Lua's error machinery (no traceback is wanted). */
-static int
-refuse(struct rp_script *s, const char *fmt, ...)
+static int refuse(struct rp_script *s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
@@ -156,8 +162,7 @@ msg_handler(lua_State *L) /* [-0, +1, m] */
     const char *msg = lua_tostring(L, 1);
 
     if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") &&
-            lua_type(L, -1) == LUA_TSTRING)
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
             msg = lua_tostring(L, -1);
         else
             msg = lua_pushfstring(L, "(error object is a %s value)",
@@ -379,8 +384,7 @@ sb_require(lua_State *L) /* [-1, +1, e] */
             char c = name[i];
 
             if (!(c == '_' || c == '-' || (c >= 'a' && c <= 'z') ||
-                  (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.'))
+                  (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'))
                 return luaL_error(L, "require: bad module name '%s'", name);
             rel[i] = c == '.' ? '/' : c;
         }
@@ -448,7 +452,7 @@ copy_lib(lua_State *L, const char *const *skip) /* [-1, +1, m] */
 
 /* Build the registry entries and the allowed library. */
 static void
-build_sandbox(lua_State *L) /* [-0, +0, m] */
+build_sandbox(lua_State *L, struct rp_script *s) /* [-0, +0, m] */
 {
     static const char *const base_skip[] = {
         "dofile", "loadfile", "load", "print", "require", "_G", NULL};
@@ -525,6 +529,15 @@ build_sandbox(lua_State *L) /* [-0, +0, m] */
     lua_pushliteral(L, "rawjson");
     lua_setfield(L, -2, "__name");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_rawjson);
+
+    /* Short strings are interned and never move: keeping these alive lets
+    ** add_event() tell a field name by its address. */
+    lua_createtable(L, (int)NFIELDS, 0);
+    for (size_t i = 0; i < NFIELDS; i++) {
+        s->field[i] = lua_pushstring(L, event_fields[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_fields);
 }
 
 /* Entry: build the sandbox, load and run the script, find convert. */
@@ -533,7 +546,7 @@ load_entry(lua_State *L) /* [-1, +0, e] */
 {
     struct rp_script *s = lua_touserdata(L, 1);
 
-    build_sandbox(L);
+    build_sandbox(L, s);
     if (!load_file(L, s->path, 1))
         return luaL_error(L, "cannot open %s", s->path);
     lua_call(L, 0, 0); /* under the protected entry */
@@ -587,8 +600,9 @@ config_entry(lua_State *L) /* [-1, +0, e] */
             value = num;
             break;
         default:
-            return refuse(s, "config.%s is a %s, not a string, number or "
-                             "boolean",
+            return refuse(s,
+                          "config.%s is a %s, not a string, number or "
+                          "boolean",
                           key, luaL_typename(L, -1));
         }
         if (rp_config_set(s->cfg, key, value, "config table", &err) != 0)
@@ -675,8 +689,7 @@ table_json(lua_State *L, struct rp_script *s, int idx, uint32_t index,
         text = lua_tolstring(L, -1, len);
         if (text == NULL) {
             lua_pop(L, 1);
-            refuse(s, "event %u: %s: rawjson() holds no string", index,
-                   field);
+            refuse(s, "event %u: %s: rawjson() holds no string", index, field);
             return NULL;
         }
         if (rp_json_parse(&doc, text, *len, &err) != 0) {
@@ -702,8 +715,8 @@ table_json(lua_State *L, struct rp_script *s, int idx, uint32_t index,
     text = lua_tolstring(L, -1, len);
     if (!rp_utf8_valid(text, *len, &bad)) {
         lua_pop(L, 1);
-        refuse(s, "event %u: %s holds a string that is not valid UTF-8",
-               index, field);
+        refuse(s, "event %u: %s holds a string that is not valid UTF-8", index,
+               field);
         return NULL;
     }
     return text;
@@ -718,11 +731,15 @@ add_source(struct rp_script *s, uint32_t index)
 
     rp_buf_adds(m, "\"replicatedFrom\":{\"source\":");
     rp_json_add_string(m, s->source_id, strlen(s->source_id));
-    rp_buf_printf(m, ",\"storeVersion\":%llu,\"streamVersion\":%llu,\"key\":",
-                  (unsigned long long)rec->store_version,
-                  (unsigned long long)rec->stream_version);
+    rp_buf_adds(m, ",\"storeVersion\":");
+    rp_buf_add_u64(m, rec->store_version);
+    rp_buf_adds(m, ",\"streamVersion\":");
+    rp_buf_add_u64(m, rec->stream_version);
+    rp_buf_adds(m, ",\"key\":");
     rp_json_add_string(m, rec->key, rec->key_len);
-    rp_buf_printf(m, ",\"index\":%lu}", (unsigned long)index);
+    rp_buf_adds(m, ",\"index\":");
+    rp_buf_add_u64(m, index);
+    rp_buf_addc(m, '}');
 }
 
 /* The string field 'name' of the event at 'ev', left on the stack.
@@ -756,8 +773,6 @@ static int
 add_event(lua_State *L, struct rp_script *s, int ev,
           uint32_t index) /* [-0, +0, e] */
 {
-    static const char *const fields[] = {"stream", "type", "data",
-                                         "metadata", "id", NULL};
     struct rp_event e;
     const char *text;
     size_t len, raw_len;
@@ -772,9 +787,12 @@ add_event(lua_State *L, struct rp_script *s, int ev,
         int known = 0;
 
         lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING)
-            for (int i = 0; fields[i] != NULL && !known; i++)
-                known = strcmp(lua_tostring(L, -1), fields[i]) == 0;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -1);
+
+            for (size_t i = 0; i < NFIELDS && !known; i++)
+                known = k == s->field[i];
+        }
         if (!known) {
             if (lua_type(L, -1) == LUA_TSTRING)
                 return refuse(s,
@@ -828,8 +846,9 @@ add_event(lua_State *L, struct rp_script *s, int ev,
     if (mt == LUA_TSTRING) {
         text = lua_tolstring(L, -1, &len);
         if (!rp_utf8_valid(text, len, NULL))
-            return refuse(s, "event %u: metadata is a string that is not "
-                             "valid UTF-8",
+            return refuse(s,
+                          "event %u: metadata is a string that is not "
+                          "valid UTF-8",
                           index);
         rp_json_add_string(&s->meta, text, len);
     } else if (mt == LUA_TTABLE) {
@@ -852,8 +871,8 @@ add_event(lua_State *L, struct rp_script *s, int ev,
             rp_buf_add(&s->meta, text, len);
         } else {
             p = text;
-            while (p < text + len && (*p == ' ' || *p == '\t' ||
-                                      *p == '\r' || *p == '\n'))
+            while (p < text + len &&
+                   (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
                 p++;
             if (p == text + len || *p != '{')
                 return refuse(s,
@@ -864,8 +883,8 @@ add_event(lua_State *L, struct rp_script *s, int ev,
                 len--;
             rp_buf_add(&s->meta, text, len - 1);
             p++;
-            while (p < text + len - 1 && (*p == ' ' || *p == '\t' ||
-                                          *p == '\r' || *p == '\n'))
+            while (p < text + len - 1 &&
+                   (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
                 p++;
             if (*p != '}')
                 rp_buf_addc(&s->meta, ',');
@@ -879,8 +898,7 @@ add_event(lua_State *L, struct rp_script *s, int ev,
             rp_buf_addc(&s->meta, '}');
         }
     } else {
-        return refuse(s,
-                      "event %u: metadata is a %s, not a table or a string",
+        return refuse(s, "event %u: metadata is a %s, not a table or a string",
                       index, luaL_typename(L, -1));
     }
     if (s->meta.len > 0) {
@@ -1039,7 +1057,6 @@ rp_script_new(struct rp_script **out, const char *path,
     rp_buf_init(&s->data, 0);
     rp_buf_init(&s->meta, 0);
     rp_buf_init(&s->tb, 0);
-    rp_buf_init(&s->json, 0);
     rp_script_apply_config(s, cfg);
     f = fopen(path, "r");
     if (f == NULL) {
@@ -1098,8 +1115,7 @@ rp_script_convert(struct rp_script *s, const struct rp_record *rec,
     rp_events_truncate(out, before);
     snprintf(what, sizeof(what), "store version %llu, key '%.*s'%s",
              (unsigned long long)rec->store_version,
-             (int)(rec->key_len > MAX_KEY_SHOWN ? MAX_KEY_SHOWN
-                                                : rec->key_len),
+             (int)(rec->key_len > MAX_KEY_SHOWN ? MAX_KEY_SHOWN : rec->key_len),
              rec->key, rec->key_len > MAX_KEY_SHOWN ? "..." : "");
     return rp_error_prefix(err, "%s", what);
 }
@@ -1121,7 +1137,6 @@ rp_script_free(struct rp_script *s)
     rp_buf_dispose(&s->data);
     rp_buf_dispose(&s->meta);
     rp_buf_dispose(&s->tb);
-    rp_buf_dispose(&s->json);
     free(s->source_id);
     free(s->path);
     free(s->dir);

@@ -86,8 +86,8 @@ START_TEST(test_config_bad_values)
 {
     struct rp_config c;
     struct rp_error err = {0};
-    char a0[] = "x", a1[] = "--batch-events", a2[] = "-1",
-         a3[] = "--no-store", a4[] = "--batch_events";
+    char a0[] = "x", a1[] = "--batch-events", a2[] = "-1", a3[] = "--no-store",
+         a4[] = "--batch_events";
     char *argv[] = {a0, a1, a2, a3, a4, NULL};
     int i;
 

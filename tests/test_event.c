@@ -8,8 +8,8 @@
 #include "util.h"
 
 static void
-fill(struct rp_event *e, const char *stream, const char *type,
-     const char *data, const char *meta)
+fill(struct rp_event *e, const char *stream, const char *type, const char *data,
+     const char *meta)
 {
     memset(e, 0, sizeof(*e));
     e->stream = stream;
@@ -119,11 +119,9 @@ START_TEST(test_event_json_body)
     struct rp_error err = {0};
     const struct rp_json *root;
 
-    fill(&e, "customer-1", "Created \"quoted\"", "{\"Id\":1}",
-         "{\"k\":\"v\"}");
-    ck_assert_int_eq(rp_event_parse_id(
-                         e.id, "6d61517b-187f-5499-875d-cb4d1fa69976", 36),
-                     0);
+    fill(&e, "customer-1", "Created \"quoted\"", "{\"Id\":1}", "{\"k\":\"v\"}");
+    ck_assert_int_eq(
+        rp_event_parse_id(e.id, "6d61517b-187f-5499-875d-cb4d1fa69976", 36), 0);
     rp_buf_init(&b, 0);
     ck_assert_int_eq(rp_event_add_json(&b, &e), 0);
     ck_assert_int_eq(rp_json_parse(&doc, b.data, b.len, &err), 0);
@@ -155,8 +153,7 @@ START_TEST(test_event_json_body_limit)
     struct rp_event e;
     struct rp_buf b;
 
-    fill(&e, "s", "T", "{\"long\":\"0123456789012345678901234567890\"}",
-         NULL);
+    fill(&e, "s", "T", "{\"long\":\"0123456789012345678901234567890\"}", NULL);
     rp_buf_init(&b, 40);
     ck_assert_int_eq(rp_event_add_json(&b, &e), RP_ELIMIT);
     rp_buf_dispose(&b);

@@ -19,9 +19,9 @@
 #include "store.h"
 #include "util.h"
 
-static char dir[64];     /* per-test folder holding the script */
-static char libdir[128]; /* stands for the shipped lua/ folder */
-static char path[256];   /* the script */
+static char dir[64];             /* per-test folder holding the script */
+static char libdir[128];         /* stands for the shipped lua/ folder */
+static char path[256];           /* the script */
 static struct rp_config def_cfg; /* defaults, source id "src" */
 
 static void
@@ -119,8 +119,8 @@ parse(struct rp_json_doc **doc, const char *text, size_t n)
 {
     struct rp_error err = {0};
 
-    ck_assert_msg(rp_json_parse(doc, text, n, &err) == 0, "%s: %.*s",
-                  err.msg, (int)n, text);
+    ck_assert_msg(rp_json_parse(doc, text, n, &err) == 0, "%s: %.*s", err.msg,
+                  (int)n, text);
     return rp_json_root(*doc);
 }
 
@@ -162,8 +162,7 @@ START_TEST(test_script_record_and_events)
         0);
     rp_events_new(&out);
     fake_commit(&f, 7, "customer:42", 2);
-    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(rp_events_count(out), 3);
 
     e = rp_events_get(out, 0);
@@ -193,8 +192,7 @@ START_TEST(test_script_record_and_events)
     e = rp_events_get(out, 1);
     ck_assert_str_eq(e->type, "CustomerRenamed");
     root = parse(&doc, e->metadata, e->metadata_len);
-    ck_assert_int_eq(get_int(rp_json_get(root, "replicatedFrom"), "index"),
-                     1);
+    ck_assert_int_eq(get_int(rp_json_get(root, "replicatedFrom"), "index"), 1);
     rp_json_free(doc);
 
     e = rp_events_get(out, 2);
@@ -255,8 +253,7 @@ START_TEST(test_script_attributes_and_raw_records)
     f.rec.key_len = 5;
     f.rec.data = (const unsigned char *)f.payload.data;
     f.rec.data_len = f.payload.len;
-    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s", err.msg);
     root = parse(&doc, rp_events_get(out, 0)->data,
                  rp_events_get(out, 0)->data_len);
     ck_assert_str_eq(rp_json_string(rp_json_get(root, "id")), "a1b2");
@@ -368,15 +365,14 @@ START_TEST(test_script_metadata_injection)
     ck_assert_int_eq(load(&s, text, &cfg, &err), 0);
     rp_events_new(&out);
     fake_commit(&f, 3, "k:1", 1);
-    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s", err.msg);
     for (size_t i = 0; i < 3; i++) {
         const struct rp_event *e = rp_events_get(out, i);
 
         root = parse(&doc, e->metadata, e->metadata_len);
         ck_assert_int_eq(root->type, RP_JSON_OBJECT);
-        ck_assert_int_eq(
-            get_int(rp_json_get(root, "replicatedFrom"), "index"), (int)i);
+        ck_assert_int_eq(get_int(rp_json_get(root, "replicatedFrom"), "index"),
+                         (int)i);
         if (i == 2)
             ck_assert_uint_eq(rp_json_get(root, "x")->len, 2);
         rp_json_free(doc);
@@ -475,28 +471,27 @@ START_TEST(test_script_require)
     snprintf(p, sizeof(p), "%s/sub/mod.lua", libdir);
     write_file(p, "return 'sub.mod'\n");
     snprintf(p, sizeof(p), "%s/outside.lua", "/tmp");
-    ck_assert_msg(
-        load(&s,
-             "local near = require 'near'\n"
-             "assert(near.name == 'near' and near.io == nil)\n"
-             "assert(require 'near' == near)\n"
-             "assert(require('shipped').name == 'shipped')\n"
-             "assert(leak == nil)\n"
-             "assert(require 'sub.mod' == 'sub.mod')\n"
-             "local cjson = require 'cjson'\n"
-             "assert(cjson.decode('[1,2]')[2] == 2)\n"
-             "local safe = require 'cjson.safe'\n"
-             "assert(safe.decode('{bad') == nil)\n"
-             "assert(not pcall(cjson.decode, '{bad'))\n"
-             "local ok, e = pcall(require, 'missing')\n"
-             "assert(not ok and e:find('not found'), e)\n"
-             "ok, e = pcall(require, '..rp-outside')\n"
-             "assert(not ok and e:find('bad module name'), e)\n"
-             "ok, e = pcall(require, '/etc/passwd')\n"
-             "assert(not ok and e:find('bad module name'), e)\n"
-             "function convert(r) end\n",
-             NULL, &err) == 0,
-        "%s", err.msg);
+    ck_assert_msg(load(&s,
+                       "local near = require 'near'\n"
+                       "assert(near.name == 'near' and near.io == nil)\n"
+                       "assert(require 'near' == near)\n"
+                       "assert(require('shipped').name == 'shipped')\n"
+                       "assert(leak == nil)\n"
+                       "assert(require 'sub.mod' == 'sub.mod')\n"
+                       "local cjson = require 'cjson'\n"
+                       "assert(cjson.decode('[1,2]')[2] == 2)\n"
+                       "local safe = require 'cjson.safe'\n"
+                       "assert(safe.decode('{bad') == nil)\n"
+                       "assert(not pcall(cjson.decode, '{bad'))\n"
+                       "local ok, e = pcall(require, 'missing')\n"
+                       "assert(not ok and e:find('not found'), e)\n"
+                       "ok, e = pcall(require, '..rp-outside')\n"
+                       "assert(not ok and e:find('bad module name'), e)\n"
+                       "ok, e = pcall(require, '/etc/passwd')\n"
+                       "assert(not ok and e:find('bad module name'), e)\n"
+                       "function convert(r) end\n",
+                       NULL, &err) == 0,
+                  "%s", err.msg);
     rp_script_free(s);
 }
 END_TEST
@@ -588,10 +583,9 @@ START_TEST(test_script_wrong_returns)
     rp_events_new(&out);
     fake_commit(&f, 9, "customer:5", 1);
     ck_assert_int_eq(rp_script_convert(s, &f.rec, out, &err), RP_ESCRIPT);
-    ck_assert_msg(strstr(err.msg, wrong[_i].expect) != NULL,
-                  "'%s' lacks '%s'", err.msg, wrong[_i].expect);
-    ck_assert_msg(strstr(err.msg, "store version 9, key 'customer:5'") !=
-                      NULL,
+    ck_assert_msg(strstr(err.msg, wrong[_i].expect) != NULL, "'%s' lacks '%s'",
+                  err.msg, wrong[_i].expect);
+    ck_assert_msg(strstr(err.msg, "store version 9, key 'customer:5'") != NULL,
                   "%s", err.msg);
     /* Nothing of a refused record stays in the list. */
     ck_assert_uint_eq(rp_events_count(out), 0);
@@ -637,9 +631,9 @@ START_TEST(test_script_load_errors)
     struct rp_script *s = NULL;
     struct rp_error err = {0};
 
-    ck_assert_int_eq(load(&s, "function convert(r)\n  return {\nend\n", NULL,
-                          &err),
-                     RP_ESCRIPT);
+    ck_assert_int_eq(
+        load(&s, "function convert(r)\n  return {\nend\n", NULL, &err),
+        RP_ESCRIPT);
     ck_assert_msg(strstr(err.msg, "s.lua:3:") != NULL, "%s", err.msg);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(load(&s, "function konvert(r) end\n", NULL, &err),
@@ -658,15 +652,14 @@ START_TEST(test_script_load_errors)
 
         rp_config_init(&cfg);
         ck_assert_int_eq(rp_script_read_config(s, &cfg, &err), RP_EINVAL);
-        ck_assert_msg(strstr(err.msg, "batch_events") != NULL, "%s",
-                      err.msg);
+        ck_assert_msg(strstr(err.msg, "batch_events") != NULL, "%s", err.msg);
         rp_config_dispose(&cfg);
     }
     rp_script_free(s);
-    ck_assert_int_eq(
-        load(&s, "config = { stor = '/x' }\nfunction convert() end\n", NULL,
-             &err),
-        0);
+    ck_assert_int_eq(load(&s,
+                          "config = { stor = '/x' }\nfunction convert() end\n",
+                          NULL, &err),
+                     0);
     {
         struct rp_config cfg;
 
