@@ -7,5 +7,7 @@
 int rp_cmd_dump(int argc, char **argv);
 /* replicator import: append JSON lines to a store (cmd_import.c). */
 int rp_cmd_import(int argc, char **argv);
+/* dry-run: print the events the script makes of the store's records. */
+int rp_cmd_dry_run(int argc, char **argv);
 
 #endif

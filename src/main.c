@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
     {"dump", rp_cmd_dump, "print the store's records as JSON lines"},
     {"import", rp_cmd_import, "append JSON lines to a Lokad store"},
+    {"dry-run", rp_cmd_dry_run, "print the events the script would send"},
     {NULL, NULL, NULL},
 };
 

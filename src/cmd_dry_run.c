@@ -1,0 +1,220 @@
+/* replicator dry-run: read the store, convert each record with the script
+** and print the events that replication would send, one JSON object a
+** line, with data and metadata exactly as the request body carries them. */
+#include "commands.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "event.h"
+#include "json.h"
+#include "log.h"
+#include "script.h"
+#include "store.h"
+
+/* Output is flushed when this much is buffered. */
+#define FLUSH_BYTES (64 * 1024)
+
+/* Options of dry-run itself; the settings go to struct rp_config. */
+struct options {
+    uint64_t from;  /* print records after this store version */
+    uint64_t count; /* at most this many records (0: all) */
+    int help;       /* --help given */
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: replicator dry-run --script FILE [--store DIR] "
+            "[--from N] [--count N] [settings]\n\n"
+            "Prints, one JSON object a line, each event the script makes of "
+            "the store's\nrecords: storeVersion, index, stream, eventId, "
+            "eventType, data, metadata.\n\n"
+            "  --from N    start after store version N (default 0)\n"
+            "  --count N   convert at most N records (default: all)\n\n"
+            "settings (flags override the script's config table):\n");
+    rp_config_usage(out);
+}
+
+static int
+parse_number(const char *flag, const char *text, uint64_t *out,
+             struct rp_error *err)
+{
+    unsigned long long n;
+    char *end;
+
+    errno = 0;
+    n = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0)
+        return rp_error_set(err, RP_EINVAL, "%s needs a whole number, not '%s'",
+                            flag, text);
+    *out = n;
+    return 0;
+}
+
+/* Parse the command line into 'o' and 'cfg'.  Run twice: before the script
+** is loaded (to find it) and after its config table (so flags win). */
+static int
+parse_args(struct options *o, struct rp_config *cfg, int argc, char **argv,
+           struct rp_error *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            o->help = 1;
+            continue;
+        }
+        if (strcmp(a, "--from") == 0 || strcmp(a, "--count") == 0) {
+            if (i + 1 >= argc)
+                return rp_error_set(err, RP_EINVAL, "%s needs a value", a);
+            rc = parse_number(a, argv[++i], a[2] == 'f' ? &o->from : &o->count,
+                              err);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        rc = rp_config_flag(cfg, argc, argv, &i, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return rp_error_set(err, RP_EINVAL, "unknown option '%s'", a);
+    }
+    return 0;
+}
+
+/* Append one output line for event 'ev' to 'out'. */
+static void
+add_line(struct rp_buf *out, const struct rp_event *ev)
+{
+    char id[37];
+
+    rp_event_format_id(id, ev->id);
+    rp_buf_adds(out, "{\"storeVersion\":");
+    rp_buf_add_u64(out, ev->store_version);
+    rp_buf_adds(out, ",\"index\":");
+    rp_buf_add_u64(out, ev->index);
+    rp_buf_adds(out, ",\"stream\":");
+    rp_json_add_string(out, ev->stream, ev->stream_len);
+    rp_buf_adds(out, ",\"eventId\":\"");
+    rp_buf_add(out, id, 36);
+    rp_buf_adds(out, "\",\"eventType\":");
+    rp_json_add_string(out, ev->type, ev->type_len);
+    rp_buf_adds(out, ",\"data\":");
+    rp_buf_add(out, ev->data, ev->data_len);
+    rp_buf_adds(out, ",\"metadata\":");
+    if (ev->metadata != NULL)
+        rp_buf_add(out, ev->metadata, ev->metadata_len);
+    else
+        rp_buf_adds(out, "null");
+    rp_buf_adds(out, "}\n");
+}
+
+static int
+flush(struct rp_buf *out)
+{
+    if (out->len > 0 && fwrite(out->data, 1, out->len, stdout) != out->len)
+        return RP_EIO;
+    rp_buf_reset(out);
+    return 0;
+}
+
+int
+rp_cmd_dry_run(int argc, char **argv)
+{
+    struct options o = {0, 0, 0};
+    struct rp_config cfg;
+    struct rp_error err = {0};
+    struct rp_script *s = NULL;
+    struct rp_store *st = NULL;
+    struct rp_events *evs = NULL;
+    struct rp_record rec;
+    struct rp_buf out;
+    uint64_t done = 0;
+    int status = 1, rc;
+
+    rp_config_init(&cfg);
+    rp_buf_init(&out, 0);
+    rp_events_new(&evs);
+    if (parse_args(&o, &cfg, argc, argv, &err) != 0) {
+        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        status = 2;
+        goto done;
+    }
+    if (o.help) {
+        usage(stdout);
+        status = 0;
+        goto done;
+    }
+    if (cfg.script == NULL) {
+        rp_log(RP_LOG_ERROR, "dry-run: --script FILE is required");
+        status = 2;
+        goto done;
+    }
+    if (rp_script_new(&s, cfg.script, &cfg, &err) != 0 ||
+        rp_script_read_config(s, &cfg, &err) != 0) {
+        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        goto done;
+    }
+    if (parse_args(&o, &cfg, argc, argv, &err) != 0 ||
+        rp_config_finish(&cfg, &err) != 0) {
+        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        status = 2;
+        goto done;
+    }
+    rp_log_set_level((enum rp_log_level)cfg.log_level);
+    if (cfg.store == NULL) {
+        rp_log(RP_LOG_ERROR,
+               "dry-run: no store: set config.store in %s or "
+               "give --store DIR",
+               cfg.script);
+        status = 2;
+        goto done;
+    }
+    rp_script_apply_config(s, &cfg);
+    if (rp_store_open(&st, cfg.store, &err) != 0) {
+        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        goto done;
+    }
+    while (o.count == 0 || done < o.count) {
+        rc = rp_store_next(st, &rec, &err);
+        if (rc < 0) {
+            rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+            goto done;
+        }
+        if (rc == 0)
+            break;
+        if (rec.store_version <= o.from)
+            continue;
+        rp_events_reset(evs);
+        if (rp_script_convert(s, &rec, evs, &err) != 0) {
+            flush(&out);
+            rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+            goto done;
+        }
+        for (size_t i = 0; i < rp_events_count(evs); i++)
+            add_line(&out, rp_events_get(evs, i));
+        if (out.len >= FLUSH_BYTES && flush(&out) != 0)
+            goto write_failed;
+        done++;
+    }
+    if (flush(&out) != 0 || fflush(stdout) != 0)
+        goto write_failed;
+    status = 0;
+    goto done;
+write_failed:
+    rp_log(RP_LOG_ERROR, "dry-run: cannot write the output: %s",
+           strerror(errno));
+done:
+    rp_store_close(st);
+    rp_script_free(s);
+    rp_events_free(evs);
+    rp_buf_dispose(&out);
+    rp_config_dispose(&cfg);
+    return status;
+}
