@@ -87,14 +87,22 @@ format_record(struct rp_buf *b, const struct rp_record *rec,
 {
     int rc = 0;
 
-    rc |= rp_buf_printf(b,
-                        "{\"storeVersion\":%" PRIu64
-                        ",\"streamVersion\":%" PRIu64 ",\"key\":",
-                        rec->store_version, rec->stream_version);
+    rc |= rp_buf_adds(b, "{\"storeVersion\":");
+    rc |= rp_buf_add_u64(b, rec->store_version);
+    rc |= rp_buf_adds(b, ",\"streamVersion\":");
+    rc |= rp_buf_add_u64(b, rec->stream_version);
+    rc |= rp_buf_adds(b, ",\"key\":");
     rc |= rp_json_add_string(b, rec->key, rec->key_len);
-    rc |= rp_buf_printf(b, ",\"stamp\":%" PRId64 ",\"file\":", rec->stamp);
+    rc |= rp_buf_adds(b, ",\"stamp\":");
+    if (rec->stamp < 0)
+        rc |= rp_buf_addc(b, '-');
+    rc |= rp_buf_add_u64(b, rec->stamp < 0 ? 0 - (uint64_t)rec->stamp
+                                           : (uint64_t)rec->stamp);
+    rc |= rp_buf_adds(b, ",\"file\":");
     rc |= add_lossy_string(b, rec->file, strlen(rec->file));
-    rc |= rp_buf_printf(b, ",\"offset\":%" PRIu64 ",\"data\":\"", rec->offset);
+    rc |= rp_buf_adds(b, ",\"offset\":");
+    rc |= rp_buf_add_u64(b, rec->offset);
+    rc |= rp_buf_adds(b, ",\"data\":\"");
     rc |= rp_base64_encode(b, rec->data, rec->data_len);
     rc |= rp_buf_addc(b, '"');
     if (rp_msgset_decode(ms, rec->data, rec->data_len, NULL) == 0) {
