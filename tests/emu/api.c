@@ -917,7 +917,7 @@ gossip(struct emu_server *srv, const struct emu_request *req,
     char now[40], id[37];
     int i;
 
-    emu_format_time(now, emu_unix_ms());
+    emu_format_time(now, emu_unix_us());
     reply_json(rep, 200, "OK");
     rp_buf_adds(b, "{\"members\":[");
     for (i = 0; i < srv->nnodes; i++) {
@@ -1083,8 +1083,9 @@ dump(struct emu_server *srv, struct emu_reply *rep)
                           "\"eventType\":",
                           j, id);
             rp_json_add_string(b, e->type, e->type_len);
-            rp_buf_printf(b, ",\"isJson\":%s,",
-                          e->flags & EMU_EV_JSON ? "true" : "false");
+            rp_buf_printf(b, ",\"isJson\":%s,\"createdUs\":%lld,",
+                          e->flags & EMU_EV_JSON ? "true" : "false",
+                          (long long)e->created_us);
             d = emu_event_data(e, &tmp, &dl);
             if (rp_utf8_valid(d, dl, NULL)) {
                 rp_buf_adds(b, "\"data\":");
@@ -1108,18 +1109,19 @@ static void
 stats(struct emu_server *srv, struct emu_reply *rep)
 {
     reply_json(rep, 200, "OK");
-    rp_buf_printf(&rep->body,
-                  "{\"requests\":%llu,\"appends\":%llu,\"writes\":%llu,"
-                  "\"idempotent\":%llu,\"faults\":%llu,\"events\":%llu,"
-                  "\"streams\":%zu,\"connections\":%llu,\"leader\":%d}",
-                  (unsigned long long)srv->n_requests,
-                  (unsigned long long)srv->n_appends,
-                  (unsigned long long)srv->n_writes,
-                  (unsigned long long)srv->n_idempotent,
-                  (unsigned long long)srv->n_faults,
-                  (unsigned long long)emu_store_event_count(srv->store),
-                  emu_store_stream_count(srv->store),
-                  (unsigned long long)srv->n_connections, srv->leader);
+    rp_buf_printf(
+        &rep->body,
+        "{\"requests\":%llu,\"appends\":%llu,\"writes\":%llu,"
+        "\"idempotent\":%llu,\"faults\":%llu,\"events\":%llu,"
+        "\"streams\":%zu,\"reads\":%llu,\"connections\":%llu,"
+        "\"leader\":%d}",
+        (unsigned long long)srv->n_requests, (unsigned long long)srv->n_appends,
+        (unsigned long long)srv->n_writes,
+        (unsigned long long)srv->n_idempotent,
+        (unsigned long long)srv->n_faults,
+        (unsigned long long)emu_store_event_count(srv->store),
+        emu_store_stream_count(srv->store), (unsigned long long)srv->n_reads,
+        (unsigned long long)srv->n_connections, srv->leader);
 }
 
 static void
@@ -1304,6 +1306,7 @@ streams(struct emu_server *srv, const struct emu_request *req,
         else
             emu_reply_status(rep, 405, "Method Not Allowed");
     } else if (strcmp(m, "GET") == 0) {
+        srv->n_reads++;
         emu_read(srv, req, rep, segs[0], segbuf[0].len, segs, nsegs,
                  who == AUTH_ADMIN  ? 2
                  : who == AUTH_USER ? 1

@@ -194,16 +194,16 @@ emu_event_meta(const struct emu_event *e, struct rp_buf *tmp, size_t *len)
 }
 
 void
-emu_format_time(char out[40], int64_t ms)
+emu_format_time(char out[40], int64_t us)
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = (time_t)(us / 1000000);
     struct tm tm;
     char tmp[128];
 
     gmtime_r(&t, &tm);
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03d0000Z",
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06d0Z",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+             tm.tm_min, tm.tm_sec, (int)(us % 1000000));
     tmp[39] = '\0';
     memcpy(out, tmp, strlen(tmp) + 1);
 }
@@ -240,10 +240,10 @@ emu_rand(uint64_t *state)
 }
 
 int64_t
-emu_unix_ms(void)
+emu_unix_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -27,7 +27,7 @@ struct emu_event {
     const char *type;     /* event type */
     const char *data;     /* data as sent (see EMU_EV_DATA_FMT) */
     const char *meta;     /* metadata as sent, "" when none */
-    int64_t created_ms;   /* Unix time of the write, milliseconds */
+    int64_t created_us;   /* Unix time of the write, microseconds */
 };
 
 /* Stream states. */
@@ -128,10 +128,10 @@ const char *emu_event_data(const struct emu_event *e, struct rp_buf *tmp,
                            size_t *len);
 const char *emu_event_meta(const struct emu_event *e, struct rp_buf *tmp,
                            size_t *len);
-/* Wall-clock Unix time in milliseconds. */
-int64_t emu_unix_ms(void);
+/* Wall-clock Unix time in microseconds. */
+int64_t emu_unix_us(void);
 /* ISO-8601 UTC with 7 fraction digits and Z. */
-void emu_format_time(char out[40], int64_t ms);
+void emu_format_time(char out[40], int64_t us);
 
 /* ---- HTTP requests and replies ---- */
 
@@ -227,6 +227,7 @@ struct emu_server {
     struct emu_store *store;
     /* statistics */
     uint64_t n_requests, n_appends, n_writes, n_idempotent, n_faults;
+    uint64_t n_reads;
     uint64_t n_connections;
 };
 

@@ -275,7 +275,7 @@ entry(struct rctx *x, struct rp_buf *b, struct emu_stream *s, size_t num)
         resolved = 1;
     }
     emu_uuid_format(id, e->id);
-    emu_format_time(when, e->created_ms);
+    emu_format_time(when, e->created_us);
     rp_buf_addc(b, '{');
     if (x->embed >= E_RICH) {
         int is_json = (e->flags & EMU_EV_JSON) != 0;
@@ -418,7 +418,7 @@ feed(struct rctx *x, struct emu_reply *rep, struct emu_stream *s, int64_t from,
     rp_buf_adds(b, "'\",\"id\":");
     json_url(x, b, s->name, s->name_len, "%s", "");
     if (hi >= lo)
-        emu_format_time(when, s->ev[hi].created_ms);
+        emu_format_time(when, s->ev[hi].created_us);
     else
         snprintf(when, sizeof(when), "0001-01-01T00:00:00Z");
     rp_buf_printf(b, ",\"updated\":\"%s\",\"streamId\":", when);

@@ -389,7 +389,7 @@ log_append(struct emu_store *st, struct emu_stream *s, size_t from)
         emu_uuid_format(id, e->id);
         rp_buf_printf(b, "%s{\"id\":\"%s\",\"flags\":%u,\"created\":%lld",
                       i > from ? "," : "", id, e->flags,
-                      (long long)e->created_ms);
+                      (long long)e->created_us);
         log_bytes(b, "type", e->type, e->type_len);
         log_bytes(b, "data", e->data, e->data_len);
         log_bytes(b, "meta", e->meta, e->meta_len);
@@ -404,7 +404,7 @@ append_at(struct emu_store *st, struct emu_stream *s,
           const struct emu_new_event *evs, size_t n, const int64_t *created)
 {
     size_t i, from = s->count;
-    int64_t now = created == NULL ? emu_unix_ms() : 0;
+    int64_t now = created == NULL ? emu_unix_us() : 0;
 
     if (s->state == EMU_SOFT_DELETED) {
         s->state = EMU_LIVE;
@@ -437,7 +437,7 @@ append_at(struct emu_store *st, struct emu_stream *s,
         e->data_len = (uint32_t)evs[i].data_len;
         e->meta = arena_copy(st, evs[i].meta, evs[i].meta_len);
         e->meta_len = (uint32_t)evs[i].meta_len;
-        e->created_ms = created != NULL ? created[i] : now;
+        e->created_us = created != NULL ? created[i] : now;
         st->global[st->global_len].s = s;
         st->global[st->global_len].num = s->count;
         st->global_len++;
