@@ -4,6 +4,7 @@
 ** in read.c. */
 #include "emu.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,6 +606,14 @@ append(struct emu_server *srv, const struct emu_request *req,
         return;
     }
     memset(&one, 0, sizeof(one));
+    idh = emu_es_header(srv, req, "EventId");
+    if (m == M_EVENTS_JSON && idh != NULL &&
+        emu_uuid_parse(one.id, idh->value, idh->value_len) != 0) {
+        snprintf(buf, sizeof(buf), "%s-EventId header in wrong format.",
+                 hname(srv));
+        emu_reply_bad(srv, rep, buf);
+        return;
+    }
     if (m != M_EVENTS_JSON) {
         ty = emu_es_header(srv, req, "EventType");
         if (metadata && ty != NULL &&
@@ -625,7 +634,6 @@ append(struct emu_server *srv, const struct emu_request *req,
         }
         one.type = metadata ? "$metadata" : ty->value;
         one.type_len = metadata ? 9 : ty->value_len;
-        idh = emu_es_header(srv, req, "EventId");
         if (incoming != NULL) {
             memcpy(one.id, incoming, 16);
         } else if (idh != NULL) {
@@ -674,8 +682,9 @@ append(struct emu_server *srv, const struct emu_request *req,
             goto bad_ev;
         memcpy(num, evh->value, evh->value_len);
         num[evh->value_len] = '\0';
+        errno = 0;
         expected = strtoll(num, &end, 10);
-        if (*end != '\0' || expected < -4 ||
+        if (*end != '\0' || expected < -4 || errno != 0 ||
             (num[0] != '-' && (num[0] < '0' || num[0] > '9')))
             goto bad_ev;
     }
@@ -827,8 +836,10 @@ delete_stream(struct emu_server *srv, const struct emu_request *req,
             goto bad_ev;
         memcpy(num, evh->value, evh->value_len);
         num[evh->value_len] = '\0';
+        errno = 0;
         expected = strtoll(num, &end, 10);
-        if (*end != '\0' || expected < -4)
+        if (*end != '\0' || expected < -4 || errno != 0 ||
+            (num[0] != '-' && (num[0] < '0' || num[0] > '9')))
             goto bad_ev;
     }
     hard = emu_header_bool(emu_es_header(srv, req, "HardDelete"), 0);

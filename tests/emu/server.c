@@ -452,6 +452,21 @@ dispatch(struct loop *lp, struct conn *c, struct emu_request *req, int http10,
     emu_handle(srv, req, &rep);
     c->close_after = rep.close || header_has(conn_h, "close") ||
                      (http10 && !header_has(conn_h, "keep-alive"));
+    delay = rep.delay_ms + srv->latency_ms;
+    if (delay > 0 &&
+        c->req_start + srv->request_timeout_ms < rp_now_ms() + delay) {
+        /* Still unanswered at the request timeout: 408 then. */
+        uint64_t now = rp_now_ms(),
+                 end = c->req_start + srv->request_timeout_ms;
+
+        delay = end > now ? end - now : 0;
+        rp_buf_reset(&rep.headers);
+        rp_buf_reset(&rep.body);
+        emu_reply_status(&rep, 408,
+                         "Server was unable to handle request in time");
+        rep.action = EMU_SEND;
+    }
+    c->action = rep.action;
     rp_buf_reset(&c->out);
     c->out_off = 0;
     if (rep.action == EMU_SEND)
@@ -463,8 +478,6 @@ dispatch(struct loop *lp, struct conn *c, struct emu_request *req, int http10,
     c->in_len -= consumed;
     c->req_start = 0;
     c->cont_sent = 0;
-    delay = rep.delay_ms + srv->latency_ms;
-    c->action = rep.action;
     if (delay > 0) {
         c->state = ST_WAIT;
         set_interest(lp, c, 0);

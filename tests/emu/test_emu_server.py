@@ -349,3 +349,89 @@ class TestEmuServer(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestEmuProfiles(unittest.TestCase):
+    def test_emu_server_bad_request_text_by_profile(self):
+        for prof, in_body in (("v5", False), ("v20", False), ("v23", True),
+                              ("v25", True)):
+            e = Emu(self, "--profile", prof)
+            s, reason, _, data = e.post("b", "not json")
+            self.assertEqual(s, 400)
+            msg = "Write request body invalid."
+            if in_body:
+                self.assertEqual((reason, data.decode()), ("Bad Request", msg))
+            else:
+                self.assertEqual((reason, data), (msg, b""))
+            e.stop()
+
+    def test_emu_server_kurrent_names_in_v25(self):
+        e = Emu(self, "--profile", "v25")
+        h = {"Content-Type": "application/vnd.kurrent.events+json",
+             "kurrent-expectedversion": "3", "Authorization": ADMIN}
+        s, _, hd, _ = e.req("POST", "/streams/k", json.dumps([ev()]), h)
+        self.assertEqual(s, 400)
+        self.assertEqual(hd["kurrent-currentversion"], "-1")
+        self.assertEqual(hd["es-currentversion"], "-1")
+        s, _, _, data = e.req("POST", "/streams/k", "x", {
+            "Content-Type": "application/json", "Authorization": ADMIN})
+        self.assertIn(b"Kurrent-EventType", data)
+        self.assertEqual(e.post("k", [ev()], extra={
+            "Kurrent-RequireLeader": "TRUE"})[0], 201)
+        feed = json.loads(e.req("GET", "/streams/k", headers={
+            "Accept": "application/vnd.kurrent.atom+json",
+            "Authorization": ADMIN})[3])
+        self.assertEqual(feed["author"]["name"], "Kurrent")
+
+    def test_emu_server_atompub_switch_and_info(self):
+        e = Emu(self, "--no-atompub")
+        self.assertEqual(e.post("a", [ev()])[0], 404)
+        info = json.loads(e.req("GET", "/info")[3])
+        self.assertIs(info["features"]["atomPub"], False)
+        e.control("POST", "switches", {"atompub": True})
+        self.assertEqual(e.post("a", [ev()])[0], 201)
+        info = json.loads(e.req("GET", "/info")[3])
+        self.assertIs(info["features"]["atomPub"], True)
+
+    def test_emu_server_413_and_write_on_413(self):
+        e = Emu(self)
+        big = "x" * (4 * 1024 * 1024 + 1)
+        s, reason, _, _ = e.post("big", [ev(data=big)])
+        self.assertEqual(s, 413)
+        self.assertIn("Too large events", reason)
+        self.assertEqual(e.dump(), [])
+        e.control("POST", "switches", {"write_on_413": True})
+        self.assertEqual(e.post("big", [ev(data=big)])[0], 413)
+        self.assertEqual(len(e.dump()), 1)
+
+    def test_emu_server_deletes_links_and_slash(self):
+        e = Emu(self, "--profile", "v5")
+        a = ev()
+        self.assertEqual(e.post("t", [a, ev()])[0], 201)
+        self.assertEqual(e.post("l", [ev(data="1@t", typ="$>")])[0], 201)
+        get = {"Accept": ATOM}
+        feed = json.loads(e.req("GET", "/streams/l?embed=body",
+                                headers=get)[3])
+        x = feed["entries"][0]
+        self.assertEqual((x["streamId"], x["eventNumber"]), ("t", 1))
+        self.assertEqual((x["positionStreamId"], x["positionEventNumber"]),
+                         ("l", 0))
+        self.assertNotIn("metaData", x)  # v5 omits nulls
+        raw = dict(get, **{"ES-ResolveLinkTos": "False"})
+        x = json.loads(e.req("GET", "/streams/l?embed=tryharder",
+                             headers=raw)[3])["entries"][0]
+        self.assertEqual((x["eventType"], x["data"]), ("$>", "1@t"))
+        s, _, h, _ = e.req("POST", "/streams/t/", "[]")
+        self.assertEqual(s, 307)
+        self.assertTrue(h["location"].endswith("/streams/t"))
+        self.assertEqual(e.req("DELETE", "/streams/t")[0], 204)
+        self.assertEqual(e.req("GET", "/streams/t", headers=get)[0], 404)
+        self.assertEqual(e.post("t", [ev()], expected=-4)[0], 410)
+        s, _, h, _ = e.post("t", [ev()], expected=-1)
+        self.assertEqual((s, h["location"].rsplit("/", 1)[1]), (201, "2"))
+        feed = json.loads(e.req("GET", "/streams/t", headers=get)[3])
+        self.assertEqual([x["title"] for x in feed["entries"]], ["2@t"])
+        self.assertEqual(e.req("DELETE", "/streams/t",
+                               headers={"ES-HardDelete": "true"})[0], 204)
+        self.assertEqual(e.req("GET", "/streams/t", headers=get)[0], 410)
+        self.assertEqual(e.post("t", [ev()])[0], 410)
