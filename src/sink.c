@@ -1,0 +1,1285 @@
+/* The sink: per-stream queues and batches with exact expected versions,
+** the answer table of DESIGN.md, stream positions learned from the target,
+** and the acknowledged frontier of the store. */
+#include "sink.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+
+#define VERSION_UNKNOWN INT64_MIN
+#define READ_PAGE 100    /* events per reconciling read (API maximum 4096) */
+#define MAX_RELEARN 8    /* write-read cycles without progress before a stop */
+#define BATCH_LIMIT 4096 /* events per append even if batch_events is more */
+
+/* One queued event: its source position, id and JSON text in the stream's
+** text buffer. */
+struct qev {
+    uint64_t sv;          /* store version of its record (0: a marker) */
+    uint32_t index;       /* position in its record */
+    unsigned char id[16]; /* event id */
+    size_t off;           /* its JSON in the stream's 'text' */
+    size_t len;
+};
+
+/* What a stream waits for, or has out. */
+enum op {
+    OP_NONE,      /* nothing special: append the queue when its turn comes */
+    OP_APPEND,    /* re-send the built batch as it is (outcome unknown) */
+    OP_READ_HEAD, /* learn the stream's last event */
+    OP_READ_FWD   /* read the events after 'version' up to 'read_target' */
+};
+
+enum list { L_NONE, L_URGENT, L_PARTIAL, L_IDLE };
+
+struct stream {
+    char *name;                 /* target stream name (NUL-terminated) */
+    size_t name_len;            /* bytes in 'name' */
+    uint64_t hash;              /* of the name */
+    struct stream *hnext;       /* hash chain */
+    struct stream *prev, *next; /* in the list 'list' */
+    enum list list;             /* which scheduling list holds it */
+    int marker;                 /* the checkpoint stream */
+    int64_t version;            /* the target's last event number (-1: none), or
+                                   VERSION_UNKNOWN until learned */
+    int has_last;               /* 1 when last_sv/last_index are known */
+    uint64_t last_sv;           /* source position of the target's last event */
+    uint32_t last_index;
+    struct qev *q; /* queue: q[qh..qn) */
+    size_t qh, qn, qcap;
+    struct rp_buf text;    /* JSON of the queued events */
+    size_t batch_n;        /* events in the built batch, 0: none built */
+    int64_t batch_e;       /* expected version of the built batch */
+    enum op op;            /* see enum op */
+    int out;               /* 1 while 'req' is out */
+    int64_t read_target;   /* current version the target reported */
+    int relearn;           /* write-read cycles since the last progress */
+    struct rp_buf body;    /* the built batch's body */
+    struct rp_buf path;    /* the request's path and query */
+    struct rp_buf segment; /* the name, percent-encoded */
+    char ev_header[48];    /* "ES-ExpectedVersion: N" */
+    const char *headers[8];
+    struct rp_sink_req req; /* given out by rp_sink_next() */
+};
+
+/* One record read and not yet acknowledged. */
+struct rec {
+    uint64_t sv;             /* store version */
+    uint64_t stream_version; /* of its key */
+    size_t pending;          /* its events not yet acknowledged */
+    const char *file;        /* interned data file name */
+    uint64_t offset, end;
+    unsigned char sha1[20];
+    char *key; /* copy of the key; buffer reused by the ring slot */
+    size_t key_len, key_cap;
+};
+
+struct slist {
+    struct stream *head, *tail;
+};
+
+struct rp_sink {
+    struct rp_sink_options opt;
+    char *source_id;
+    struct stream **buckets;
+    size_t nbuckets, nstreams;
+    struct slist lists[4]; /* indexed by enum list (L_NONE unused) */
+    struct rec *ring;      /* records after the frontier, oldest first */
+    size_t rcap, rhead, rcount;
+    struct rp_store_pos frontier;
+    char **files; /* interned file names */
+    size_t nfiles;
+    size_t queued_events, queued_bytes, in_flight;
+    uint64_t backoff_until;
+    unsigned failures;
+    uint64_t outage_since;
+    unsigned rng;
+    struct stream *marker;
+    int warned_no_metadata;
+    struct rp_sink_stats stats;
+};
+
+/* ---- streams: hash table and scheduling lists ---- */
+
+static uint64_t
+hash_name(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void
+unlink_stream(struct rp_sink *s, struct stream *st)
+{
+    struct slist *l;
+
+    if (st->list == L_NONE)
+        return;
+    l = &s->lists[st->list];
+    if (st->prev != NULL)
+        st->prev->next = st->next;
+    else
+        l->head = st->next;
+    if (st->next != NULL)
+        st->next->prev = st->prev;
+    else
+        l->tail = st->prev;
+    st->prev = st->next = NULL;
+    st->list = L_NONE;
+}
+
+static void
+push_stream(struct rp_sink *s, struct stream *st, enum list which)
+{
+    struct slist *l = &s->lists[which];
+
+    st->list = which;
+    st->next = NULL;
+    st->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = st;
+    else
+        l->head = st;
+    l->tail = st;
+}
+
+static size_t
+queue_count(const struct stream *st)
+{
+    return st->qn - st->qh;
+}
+
+static size_t
+queue_bytes(const struct stream *st)
+{
+    return st->qh < st->qn ? st->text.len - st->q[st->qh].off : 0;
+}
+
+static void
+stream_free(struct stream *st)
+{
+    if (st == NULL)
+        return;
+    free(st->name);
+    free(st->q);
+    rp_buf_dispose(&st->text);
+    rp_buf_dispose(&st->body);
+    rp_buf_dispose(&st->path);
+    rp_buf_dispose(&st->segment);
+    free(st);
+}
+
+static void
+remove_stream(struct rp_sink *s, struct stream *st)
+{
+    struct stream **pp = &s->buckets[st->hash & (s->nbuckets - 1)];
+
+    while (*pp != st)
+        pp = &(*pp)->hnext;
+    *pp = st->hnext;
+    unlink_stream(s, st);
+    s->nstreams--;
+    stream_free(st);
+}
+
+/* Forget idle streams beyond the bound, least recently used first; they
+** are learned again from the target when they get events. */
+static void
+evict(struct rp_sink *s)
+{
+    struct stream *st = s->lists[L_IDLE].head;
+
+    while (s->nstreams > s->opt.max_streams && st != NULL) {
+        struct stream *next = st->next;
+
+        if (!st->marker)
+            remove_stream(s, st);
+        st = next;
+    }
+}
+
+/* Put the stream in the list its state calls for.  A stream keeps its
+** place when it stays in the same list (first come, first sent). */
+static void
+schedule(struct rp_sink *s, struct stream *st)
+{
+    enum list want;
+
+    if (st->out) {
+        unlink_stream(s, st);
+        return;
+    }
+    if (st->op != OP_NONE)
+        want = L_URGENT;
+    else if (queue_count(st) == 0)
+        want = L_IDLE;
+    else if (queue_count(st) >= s->opt.batch_events ||
+             queue_bytes(st) >= s->opt.batch_bytes)
+        want = L_URGENT;
+    else
+        want = L_PARTIAL;
+    if (st->list == want)
+        return;
+    unlink_stream(s, st);
+    push_stream(s, st, want);
+    if (want == L_IDLE && s->nstreams > s->opt.max_streams)
+        evict(s);
+}
+
+static void
+grow_buckets(struct rp_sink *s)
+{
+    size_t n = s->nbuckets * 2;
+    struct stream **b = rp_xcalloc(n, sizeof(*b));
+
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        struct stream *st = s->buckets[i];
+
+        while (st != NULL) {
+            struct stream *next = st->hnext;
+
+            st->hnext = b[st->hash & (n - 1)];
+            b[st->hash & (n - 1)] = st;
+            st = next;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+}
+
+static struct stream *
+find_stream(struct rp_sink *s, const char *name, size_t n, int create)
+{
+    uint64_t h = hash_name(name, n);
+    struct stream *st;
+
+    for (st = s->buckets[h & (s->nbuckets - 1)]; st != NULL; st = st->hnext)
+        if (st->hash == h && st->name_len == n &&
+            memcmp(st->name, name, n) == 0)
+            return st;
+    if (!create)
+        return NULL;
+    if (s->nstreams >= s->nbuckets)
+        grow_buckets(s);
+    st = rp_xcalloc(1, sizeof(*st));
+    st->name = rp_xstrndup(name, n);
+    st->name_len = n;
+    st->hash = h;
+    st->version = VERSION_UNKNOWN;
+    rp_buf_init(&st->text, 0);
+    rp_buf_init(&st->body, 0);
+    rp_buf_init(&st->path, 0);
+    rp_buf_init(&st->segment, 0);
+    rp_http_add_segment(&st->segment, name, n);
+    st->hnext = s->buckets[h & (s->nbuckets - 1)];
+    s->buckets[h & (s->nbuckets - 1)] = st;
+    s->nstreams++;
+    return st;
+}
+
+/* ---- records: the ring behind the frontier ---- */
+
+static const char *
+intern_file(struct rp_sink *s, const char *file)
+{
+    for (size_t i = s->nfiles; i-- > 0;)
+        if (strcmp(s->files[i], file) == 0)
+            return s->files[i];
+    s->files = rp_xrealloc(s->files, (s->nfiles + 1) * sizeof(*s->files));
+    s->files[s->nfiles] = rp_xstrdup(file);
+    return s->files[s->nfiles++];
+}
+
+static struct rec *
+ring_at(struct rp_sink *s, size_t i)
+{
+    return &s->ring[(s->rhead + i) % s->rcap];
+}
+
+/* The record of store version 'sv', which must be after the frontier. */
+static struct rec *
+find_rec(struct rp_sink *s, uint64_t sv)
+{
+    uint64_t first;
+
+    if (s->rcount == 0 || sv == 0)
+        return NULL;
+    first = ring_at(s, 0)->sv;
+    if (sv < first || sv - first >= s->rcount)
+        return NULL;
+    return ring_at(s, (size_t)(sv - first));
+}
+
+/* Move the frontier over the acknowledged records at the ring's head. */
+static void
+advance(struct rp_sink *s)
+{
+    while (s->rcount > 0) {
+        struct rec *r = ring_at(s, 0);
+        struct rp_store_pos *f = &s->frontier;
+
+        if (r->pending > 0)
+            break;
+        f->store_version = r->sv;
+        snprintf(f->file, sizeof(f->file), "%s", r->file);
+        f->offset = r->offset;
+        f->end = r->end;
+        memcpy(f->sha1, r->sha1, sizeof(f->sha1));
+        s->rhead = (s->rhead + 1) % s->rcap;
+        s->rcount--;
+    }
+}
+
+static void
+grow_ring(struct rp_sink *s)
+{
+    size_t n = s->rcap * 2;
+    struct rec *r = rp_xcalloc(n, sizeof(*r));
+
+    for (size_t i = 0; i < s->rcap; i++)
+        r[i] = s->ring[(s->rhead + i) % s->rcap];
+    free(s->ring);
+    s->ring = r;
+    s->rhead = 0;
+    s->rcap = n;
+}
+
+/* ---- creation ---- */
+
+int
+rp_sink_new(struct rp_sink **out, const struct rp_sink_options *opt,
+            const struct rp_store_pos *start, struct rp_error *err)
+{
+    struct rp_sink *s;
+
+    *out = NULL;
+    if (opt->batch_events == 0 || opt->batch_bytes == 0 ||
+        opt->max_in_flight == 0)
+        return rp_error_set(err, RP_EINVAL,
+                            "batch limits and max-in-flight must be at least "
+                            "1");
+    s = rp_xcalloc(1, sizeof(*s));
+    s->opt = *opt;
+    s->source_id = rp_xstrdup(opt->source_id ? opt->source_id : "");
+    s->opt.source_id = s->source_id;
+    if (s->opt.batch_events > BATCH_LIMIT)
+        s->opt.batch_events = BATCH_LIMIT;
+    if (s->opt.max_event_bytes == 0)
+        s->opt.max_event_bytes = 4u << 20;
+    if (s->opt.max_buffer_bytes == 0)
+        s->opt.max_buffer_bytes = 64u << 20;
+    if (s->opt.max_buffer_events == 0)
+        s->opt.max_buffer_events = 200000;
+    if (s->opt.max_records == 0)
+        s->opt.max_records = 100000;
+    if (s->opt.max_streams == 0)
+        s->opt.max_streams = 100000;
+    if (s->opt.backoff_min_ms == 0)
+        s->opt.backoff_min_ms = 200;
+    if (s->opt.backoff_max_ms == 0)
+        s->opt.backoff_max_ms = 10000;
+    s->rng = opt->seed ? opt->seed : (unsigned)rp_now_ns();
+    s->nbuckets = 1024;
+    s->buckets = rp_xcalloc(s->nbuckets, sizeof(*s->buckets));
+    s->rcap = 1024;
+    s->ring = rp_xcalloc(s->rcap, sizeof(*s->ring));
+    if (start != NULL)
+        s->frontier = *start;
+    *out = s;
+    return 0;
+}
+
+void
+rp_sink_free(struct rp_sink *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        struct stream *st = s->buckets[i];
+
+        while (st != NULL) {
+            struct stream *next = st->hnext;
+
+            stream_free(st);
+            st = next;
+        }
+    }
+    free(s->buckets);
+    for (size_t i = 0; i < s->rcap; i++)
+        free(s->ring[i].key);
+    free(s->ring);
+    for (size_t i = 0; i < s->nfiles; i++)
+        free(s->files[i]);
+    free(s->files);
+    free(s->source_id);
+    free(s);
+}
+
+/* ---- input ---- */
+
+int
+rp_sink_add_record(struct rp_sink *s, const struct rp_record *rec,
+                   struct rp_error *err)
+{
+    struct rec *r;
+    uint64_t expect = s->rcount > 0 ? ring_at(s, s->rcount - 1)->sv + 1
+                                    : s->frontier.store_version + 1;
+
+    advance(s);
+    if (rec->store_version != expect)
+        return rp_error_set(err, RP_EINVAL,
+                            "record %" PRIu64 " came where %" PRIu64
+                            " was expected",
+                            rec->store_version, expect);
+    if (s->rcount == s->rcap)
+        grow_ring(s);
+    r = ring_at(s, s->rcount);
+    s->rcount++;
+    r->sv = rec->store_version;
+    r->stream_version = rec->stream_version;
+    r->pending = 0;
+    r->file = intern_file(s, rec->file);
+    r->offset = rec->offset;
+    r->end = rec->end;
+    memcpy(r->sha1, rec->sha1, sizeof(r->sha1));
+    if (r->key_cap < rec->key_len + 1) {
+        r->key_cap = rec->key_len + 1;
+        r->key = rp_xrealloc(r->key, r->key_cap);
+    }
+    memcpy(r->key, rec->key, rec->key_len);
+    r->key[rec->key_len] = '\0';
+    r->key_len = rec->key_len;
+    return 0;
+}
+
+/* 1 when source position (sv, index) is at or before the stream's last. */
+static int
+already_there(const struct stream *st, uint64_t sv, uint32_t index)
+{
+    return st->has_last &&
+           (sv < st->last_sv || (sv == st->last_sv && index <= st->last_index));
+}
+
+static void
+push_event(struct stream *st, uint64_t sv, uint32_t index,
+           const unsigned char id[16], size_t off)
+{
+    struct qev *e;
+
+    if (st->qn == st->qcap) {
+        st->qcap = st->qcap ? st->qcap * 2 : 8;
+        st->q = rp_xrealloc(st->q, st->qcap * sizeof(*st->q));
+    }
+    e = &st->q[st->qn++];
+    e->sv = sv;
+    e->index = index;
+    memcpy(e->id, id, 16);
+    e->off = off;
+    e->len = st->text.len - off;
+}
+
+int
+rp_sink_add_event(struct rp_sink *s, const struct rp_event *ev,
+                  struct rp_error *err)
+{
+    struct rec *r = s->rcount > 0 ? ring_at(s, s->rcount - 1) : NULL;
+    struct stream *st;
+    size_t off;
+
+    if (r == NULL || r->sv != ev->store_version)
+        return rp_error_set(err, RP_EINVAL,
+                            "event of record %" PRIu64
+                            " does not follow its record",
+                            ev->store_version);
+    if (ev->data_len + ev->metadata_len > s->opt.max_event_bytes)
+        return rp_error_set(err, RP_ELIMIT,
+                            "record %" PRIu64 " (key '%s'): event %" PRIu32
+                            " for stream '%.*s' has %zu bytes of data and "
+                            "metadata, more than the %zu the API accepts",
+                            r->sv, r->key, ev->index, (int)ev->stream_len,
+                            ev->stream, ev->data_len + ev->metadata_len,
+                            s->opt.max_event_bytes);
+    st = find_stream(s, ev->stream, ev->stream_len, 1);
+    if (already_there(st, ev->store_version, ev->index)) {
+        s->stats.events_acked++;
+        s->stats.events_skipped++;
+        schedule(s, st);
+        return 0;
+    }
+    off = st->text.len;
+    if (rp_event_add_json(&st->text, ev) < 0)
+        return rp_error_set(err, RP_ELIMIT, "out of buffer space");
+    push_event(st, ev->store_version, ev->index, ev->id, off);
+    r->pending++;
+    s->queued_events++;
+    s->queued_bytes += st->q[st->qn - 1].len;
+    schedule(s, st);
+    return 0;
+}
+
+int
+rp_sink_full(const struct rp_sink *s)
+{
+    return s->queued_bytes >= s->opt.max_buffer_bytes ||
+           s->queued_events >= s->opt.max_buffer_events ||
+           s->rcount >= s->opt.max_records;
+}
+
+int
+rp_sink_idle(const struct rp_sink *s)
+{
+    for (size_t i = 0; i < s->rcount; i++)
+        if (s->ring[(s->rhead + i) % s->rcap].pending > 0)
+            return 0;
+    return s->queued_events == 0 && s->in_flight == 0 &&
+           !rp_sink_marker_pending(s);
+}
+
+/* ---- requests ---- */
+
+static void
+set_headers(struct rp_sink *s, struct stream *st, int post)
+{
+    size_t n = 0;
+
+    if (post) {
+        st->headers[n++] =
+            "Content-Type: application/vnd.eventstore.events+json";
+        snprintf(st->ev_header, sizeof(st->ev_header),
+                 "ES-ExpectedVersion: %" PRId64, st->batch_e);
+        st->headers[n++] = st->ev_header;
+    } else {
+        st->headers[n++] = "Accept: application/vnd.eventstore.atom+json";
+        st->headers[n++] = "ES-ResolveLinkTos: false";
+    }
+    if (s->opt.cluster) {
+        st->headers[n++] = "ES-RequireLeader: True";
+        st->headers[n++] = "ES-RequireMaster: True";
+    }
+    st->headers[n] = NULL;
+    st->req.headers = st->headers;
+}
+
+/* Build the next batch of the stream's queue with its expected version. */
+static void
+build_batch(struct rp_sink *s, struct stream *st)
+{
+    size_t n = 0, bytes = 2;
+
+    rp_buf_reset(&st->body);
+    rp_buf_addc(&st->body, '[');
+    while (st->qh + n < st->qn && n < s->opt.batch_events) {
+        const struct qev *e = &st->q[st->qh + n];
+
+        if (n > 0 && bytes + e->len + 1 > s->opt.batch_bytes)
+            break;
+        if (n > 0)
+            rp_buf_addc(&st->body, ',');
+        rp_buf_add(&st->body, st->text.data + e->off, e->len);
+        bytes += e->len + (n > 0);
+        n++;
+    }
+    rp_buf_addc(&st->body, ']');
+    st->batch_n = n;
+    st->batch_e = st->version == VERSION_UNKNOWN ? -1 : st->version;
+}
+
+static void
+set_path(struct stream *st, const char *tail)
+{
+    rp_buf_reset(&st->path);
+    rp_buf_adds(&st->path, "/streams/");
+    rp_buf_add(&st->path, st->segment.data, st->segment.len);
+    rp_buf_adds(&st->path, tail);
+    st->req.path = st->path.data;
+}
+
+struct rp_sink_req *
+rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush)
+{
+    struct stream *st;
+    char tail[96];
+
+    if (s->in_flight >= s->opt.max_in_flight || now_ms < s->backoff_until)
+        return NULL;
+    /* During an outage one request probes the target at a time. */
+    if (s->failures > 0 && s->in_flight > 0)
+        return NULL;
+    st = s->lists[L_URGENT].head;
+    if (st == NULL && flush)
+        st = s->lists[L_PARTIAL].head;
+    if (st == NULL)
+        return NULL;
+    unlink_stream(s, st);
+    switch (st->op) {
+    case OP_NONE:
+        build_batch(s, st);
+        st->op = OP_APPEND;
+        /* fall through */
+    case OP_APPEND:
+        set_path(st, "");
+        set_headers(s, st, 1);
+        st->req.post = 1;
+        st->req.body = st->body.data;
+        st->req.body_len = st->body.len;
+        break;
+    case OP_READ_HEAD:
+        set_path(st, "/head/backward/1?embed=body");
+        set_headers(s, st, 0);
+        st->req.post = 0;
+        st->req.body = NULL;
+        st->req.body_len = 0;
+        s->stats.reads++;
+        break;
+    case OP_READ_FWD: {
+        int64_t from = st->version + 1;
+        int64_t want = st->read_target - st->version;
+
+        if (want < 1)
+            want = 1;
+        if (want > READ_PAGE)
+            want = READ_PAGE;
+        snprintf(tail, sizeof(tail),
+                 "/%" PRId64 "/forward/%" PRId64 "?embed=body", from, want);
+        set_path(st, tail);
+        set_headers(s, st, 0);
+        st->req.post = 0;
+        st->req.body = NULL;
+        st->req.body_len = 0;
+        s->stats.reads++;
+        break;
+    }
+    }
+    st->out = 1;
+    s->in_flight++;
+    return &st->req;
+}
+
+uint64_t
+rp_sink_wait_ms(const struct rp_sink *s, uint64_t now_ms)
+{
+    if (s->backoff_until > now_ms &&
+        (s->lists[L_URGENT].head != NULL || s->lists[L_PARTIAL].head != NULL))
+        return s->backoff_until - now_ms;
+    return 0;
+}
+
+/* ---- answers ---- */
+
+static struct stream *
+req_stream(struct rp_sink_req *req)
+{
+    return (struct stream *)((char *)req - offsetof(struct stream, req));
+}
+
+/* Describe the record of the stream's first queued event for messages. */
+static void
+describe(struct rp_sink *s, const struct stream *st, char *out, size_t size)
+{
+    const struct rec *r =
+        st->qh < st->qn ? find_rec(s, st->q[st->qh].sv) : NULL;
+
+    if (st->marker)
+        snprintf(out, size, "checkpoint stream '%s'", st->name);
+    else if (r != NULL)
+        snprintf(out, size,
+                 "record %" PRIu64 " (key '%s'), event %" PRIu32
+                 ", stream '%s'",
+                 r->sv, r->key, st->q[st->qh].index, st->name);
+    else
+        snprintf(out, size, "stream '%s'", st->name);
+}
+
+/* The server's words: reason phrase and the start of the body. */
+static void
+words(const struct rp_http_result *res, char *out, size_t size)
+{
+    size_t n = res->body_len < 200 ? res->body_len : 200;
+    char body[201];
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)res->body[i];
+
+        body[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    body[n] = '\0';
+    while (n > 0 && body[n - 1] == ' ')
+        body[--n] = '\0';
+    if (n > 0 && res->reason[0] != '\0')
+        snprintf(out, size, "%ld %s: %s", res->status, res->reason, body);
+    else if (n > 0)
+        snprintf(out, size, "%ld: %s", res->status, body);
+    else
+        snprintf(out, size, "%ld %s", res->status,
+                 res->reason[0] ? res->reason : "(no reason given)");
+}
+
+static int
+refuse(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
+       int code, const char *hint, struct rp_error *err)
+{
+    char where[512], said[320];
+
+    describe(s, st, where, sizeof(where));
+    words(res, said, sizeof(said));
+    return rp_error_set(err, code, "%s: the target answered %s%s%s", where,
+                        said, hint[0] ? "; " : "", hint);
+}
+
+static uint64_t
+backoff_delay(struct rp_sink *s, unsigned failures)
+{
+    uint64_t d = s->opt.backoff_min_ms;
+
+    for (unsigned i = 1; i < failures && d < s->opt.backoff_max_ms; i++)
+        d *= 2;
+    if (d > s->opt.backoff_max_ms)
+        d = s->opt.backoff_max_ms;
+    s->rng = s->rng * 1103515245u + 12345u;
+    return d / 2 + (uint64_t)((s->rng >> 8) % (d / 2 + 1));
+}
+
+/* The outcome is unknown: keep the request exactly as it is, back off. */
+static void
+unknown(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
+        uint64_t now_ms)
+{
+    uint64_t d;
+
+    s->failures++;
+    s->stats.retries++;
+    if (s->failures == 1) {
+        char where[512], cause[320];
+
+        s->outage_since = now_ms;
+        describe(s, st, where, sizeof(where));
+        if (res->transport_error)
+            snprintf(cause, sizeof(cause), "%s", res->error);
+        else
+            words(res, cause, sizeof(cause));
+        rp_log(RP_LOG_WARN,
+               "target not answering (%s) for %s; retrying the same request "
+               "with back-off",
+               cause, where);
+    }
+    d = backoff_delay(s, s->failures);
+    if (res->retry_after_s > 0 && (uint64_t)res->retry_after_s * 1000 > d)
+        d = (uint64_t)res->retry_after_s * 1000;
+    if (d > 0 && now_ms + d > s->backoff_until)
+        s->backoff_until = now_ms + d;
+}
+
+static void
+answered(struct rp_sink *s, uint64_t now_ms)
+{
+    if (s->failures > 0) {
+        rp_log(RP_LOG_INFO,
+               "target answering again after %.1f s (%u failed attempts)",
+               (double)(now_ms - s->outage_since) / 1000.0, s->failures);
+        s->failures = 0;
+        s->backoff_until = 0;
+    }
+}
+
+/* Acknowledge the first n queued events of the stream. */
+static void
+ack_front(struct rp_sink *s, struct stream *st, size_t n, int skipped)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct qev *e = &st->q[st->qh + i];
+        struct rec *r = find_rec(s, e->sv);
+
+        if (r != NULL && r->pending > 0)
+            r->pending--;
+        if (!st->marker) {
+            s->stats.events_acked++;
+            if (skipped)
+                s->stats.events_skipped++;
+            st->has_last = 1;
+            st->last_sv = e->sv;
+            st->last_index = e->index;
+        }
+        s->queued_events--;
+        s->queued_bytes -= e->len;
+    }
+    st->qh += n;
+    if (st->qh == st->qn) {
+        st->qh = st->qn = 0;
+        rp_buf_reset(&st->text);
+    } else if (st->qh >= 64 && st->qh * 2 >= st->qn) {
+        size_t base = st->q[st->qh].off;
+
+        memmove(st->text.data, st->text.data + base, st->text.len - base);
+        st->text.len -= base;
+        memmove(st->q, st->q + st->qh, (st->qn - st->qh) * sizeof(*st->q));
+        st->qn -= st->qh;
+        st->qh = 0;
+        for (size_t i = 0; i < st->qn; i++)
+            st->q[i].off -= base;
+    }
+    advance(s);
+}
+
+/* Parse the trailing event number of a 201's Location. */
+static int
+location_number(const char *loc, int64_t *out)
+{
+    const char *p = strrchr(loc, '/');
+    char *end;
+    long long x;
+
+    if (p == NULL || p[1] < '0' || p[1] > '9')
+        return -1;
+    x = strtoll(p + 1, &end, 10);
+    if (*end != '\0' && *end != '?')
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int
+on_append(struct rp_sink *s, struct stream *st,
+          const struct rp_http_result *res, struct rp_error *err)
+{
+    long code = res->status;
+
+    if (code == 201) {
+        int64_t first;
+
+        if (location_number(res->location, &first) < 0)
+            first = st->batch_e + 1;
+        st->version = first + (int64_t)st->batch_n - 1;
+        s->stats.appends++;
+        ack_front(s, st, st->batch_n, 0);
+        st->batch_n = 0;
+        st->op = OP_NONE;
+        st->relearn = 0;
+        return 0;
+    }
+    if (code == 400 && res->has_current_version) {
+        /* Nothing of this request was written: the batch may be rebuilt. */
+        st->batch_n = 0;
+        if (++st->relearn > MAX_RELEARN) {
+            char where[512];
+
+            describe(s, st, where, sizeof(where));
+            return rp_error_set(err, RP_ECONFLICT,
+                                "%s: the stream keeps changing under the "
+                                "replicator (current version %" PRId64
+                                "); is another program writing to it?",
+                                where, res->current_version);
+        }
+        st->read_target = res->current_version;
+        if (st->marker) {
+            /* Older checkpoints: append after them. */
+            st->version = res->current_version;
+            st->op = OP_NONE;
+        } else if (st->batch_e == -1 && st->version == VERSION_UNKNOWN) {
+            st->op = OP_READ_HEAD;
+        } else {
+            st->version = st->batch_e;
+            st->op = OP_READ_FWD;
+        }
+        return 0;
+    }
+    st->op = OP_APPEND;
+    switch (code) {
+    case 401:
+        return refuse(s, st, res, RP_EREFUSED,
+                      "check the credentials (REPLICATOR_USER and "
+                      "REPLICATOR_PASSWORD, or --credentials FILE) and the "
+                      "user's rights on the stream",
+                      err);
+    case 404:
+        return refuse(s, st, res, RP_EREFUSED,
+                      "the HTTP (AtomPub) API may be disabled on the server: "
+                      "start it with --enable-atom-pub-over-http (env "
+                      "EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP=true; KurrentDB: "
+                      "KURRENTDB_ENABLE_ATOM_PUB_OVER_HTTP=true)",
+                      err);
+    case 410:
+        return refuse(s, st, res, RP_EREFUSED,
+                      "the stream was deleted for good (tombstoned) and "
+                      "cannot take events",
+                      err);
+    case 413:
+        return refuse(s, st, res, RP_EREFUSED,
+                      "an event is larger than the server accepts (it may "
+                      "have been written nevertheless: check the stream)",
+                      err);
+    default:
+        return refuse(s, st, res, RP_EREFUSED, "", err);
+    }
+}
+
+/* Source position of an entry from its metadata's replicatedFrom, when it
+** names this source.  Returns 1 (ours, *sv and *index set), 0 (no such
+** metadata, or another source). */
+static int
+entry_position(struct rp_sink *s, const struct rp_json *entry, uint64_t *sv,
+               uint32_t *index)
+{
+    const char *meta = rp_json_string(rp_json_get(entry, "metaData"));
+    struct rp_json_doc *doc = NULL;
+    const struct rp_json *from;
+    int64_t v, i;
+    const char *src;
+    int ours = 0;
+
+    if (meta == NULL)
+        return 0;
+    if (rp_json_parse(&doc, meta, strlen(meta), NULL) < 0)
+        return 0;
+    from = rp_json_get(rp_json_root(doc), "replicatedFrom");
+    src = rp_json_string(rp_json_get(from, "source"));
+    if (src != NULL && strcmp(src, s->source_id) == 0 &&
+        rp_json_int64(rp_json_get(from, "storeVersion"), &v) == 0 &&
+        rp_json_int64(rp_json_get(from, "index"), &i) == 0 && v > 0 && i >= 0 &&
+        i <= (int64_t)UINT32_MAX) {
+        *sv = (uint64_t)v;
+        *index = (uint32_t)i;
+        ours = 1;
+    }
+    rp_json_free(doc);
+    return ours;
+}
+
+static int
+entry_id(const struct rp_json *entry, unsigned char id[16])
+{
+    const struct rp_json *v = rp_json_get(entry, "eventId");
+
+    if (v == NULL || v->type != RP_JSON_STRING)
+        return -1;
+    return rp_event_parse_id(id, v->str, v->len);
+}
+
+static int
+foreign(struct rp_sink *s, struct stream *st, const struct rp_json *entry,
+        int64_t number, struct rp_error *err)
+{
+    char where[512], id[64] = "?";
+    const char *type = rp_json_string(rp_json_get(entry, "eventType"));
+    const struct rp_json *v = rp_json_get(entry, "eventId");
+
+    if (v != NULL && v->type == RP_JSON_STRING)
+        snprintf(id, sizeof(id), "%s", v->str);
+    describe(s, st, where, sizeof(where));
+    return rp_error_set(err, RP_ECONFLICT,
+                        "%s: conflict: the target stream already holds event "
+                        "%" PRId64 " (id %s, type '%s') that was not "
+                        "replicated from source '%s' by this replicator; "
+                        "nothing more is written to it",
+                        where, number, id, type ? type : "?", s->source_id);
+}
+
+/* Drop the queued events at or before the stream's last source position:
+** the target has them. */
+static void
+drop_known(struct rp_sink *s, struct stream *st)
+{
+    size_t n = 0;
+
+    while (st->qh + n < st->qn &&
+           already_there(st, st->q[st->qh + n].sv, st->q[st->qh + n].index))
+        n++;
+    if (n > 0) {
+        uint64_t sv = st->last_sv;
+        uint32_t idx = st->last_index;
+
+        ack_front(s, st, n, 1);
+        st->last_sv = sv;
+        st->last_index = idx;
+    }
+}
+
+static int
+on_read_head(struct rp_sink *s, struct stream *st,
+             const struct rp_json *entries, struct rp_error *err)
+{
+    const struct rp_json *e = entries ? entries->child : NULL;
+    int64_t number;
+    uint64_t sv;
+    uint32_t index;
+
+    if (e == NULL || rp_json_int64(rp_json_get(e, "eventNumber"), &number) < 0)
+        return rp_error_set(err, RP_EFORMAT,
+                            "stream '%s': the target reports version %" PRId64
+                            " but its last event cannot be read",
+                            st->name, st->read_target);
+    if (entry_position(s, e, &sv, &index)) {
+        st->version = number;
+        st->has_last = 1;
+        st->last_sv = sv;
+        st->last_index = index;
+        drop_known(s, st);
+        st->op = OP_NONE;
+        return 0;
+    }
+    if (!s->opt.source_metadata) {
+        unsigned char id[16];
+        size_t n = 0, found = 0;
+
+        if (entry_id(e, id) == 0)
+            for (n = 0; st->qh + n < st->qn; n++)
+                if (memcmp(st->q[st->qh + n].id, id, 16) == 0) {
+                    found = 1;
+                    break;
+                }
+        if (found) {
+            ack_front(s, st, n + 1, 1);
+        } else if (!s->warned_no_metadata) {
+            s->warned_no_metadata = 1;
+            rp_log(RP_LOG_WARN,
+                   "stream '%s' already holds events; without source "
+                   "metadata its last event is taken as replicated earlier "
+                   "(foreign writes cannot be detected)",
+                   st->name);
+        }
+        st->version = number;
+        st->op = OP_NONE;
+        return 0;
+    }
+    return foreign(s, st, e, number, err);
+}
+
+static int
+on_read_fwd(struct rp_sink *s, struct stream *st, const struct rp_json *entries,
+            struct rp_error *err)
+{
+    const struct rp_json *e;
+    size_t count = 0;
+    int progressed = 0;
+
+    /* Entries come newest first: walk them oldest first. */
+    for (e = entries ? entries->child : NULL; e != NULL; e = e->next)
+        count++;
+    for (size_t k = count; k-- > 0;) {
+        unsigned char id[16];
+        int64_t number;
+        uint64_t sv;
+        uint32_t index;
+        size_t i = 0;
+
+        for (e = entries->child; i < k; e = e->next)
+            i++;
+        if (rp_json_int64(rp_json_get(e, "eventNumber"), &number) < 0)
+            return rp_error_set(err, RP_EFORMAT,
+                                "stream '%s': an event without a number in "
+                                "the target's answer",
+                                st->name);
+        if (number <= st->version)
+            continue;
+        if (st->qh < st->qn && entry_id(e, id) == 0 &&
+            memcmp(st->q[st->qh].id, id, 16) == 0) {
+            ack_front(s, st, 1, 1);
+        } else if (st->qh == st->qn && entry_position(s, e, &sv, &index)) {
+            /* Ours, from records not read yet (a run that got further). */
+            st->has_last = 1;
+            st->last_sv = sv;
+            st->last_index = index;
+        } else {
+            return foreign(s, st, e, number, err);
+        }
+        st->version = number;
+        progressed = 1;
+    }
+    if (progressed)
+        st->relearn = 0;
+    st->op =
+        progressed && st->version < st->read_target ? OP_READ_FWD : OP_NONE;
+    return 0;
+}
+
+static int
+on_read(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
+        struct rp_error *err)
+{
+    struct rp_json_doc *doc = NULL;
+    struct rp_error perr;
+    int rc;
+
+    if (res->status == 404 && st->op == OP_READ_HEAD) {
+        /* Deleted meanwhile: learn again by appending as to a new stream. */
+        st->version = VERSION_UNKNOWN;
+        st->op = OP_NONE;
+        return 0;
+    }
+    if (res->status != 200) {
+        char where[512], said[320];
+
+        describe(s, st, where, sizeof(where));
+        words(res, said, sizeof(said));
+        return rp_error_set(err, RP_EREFUSED,
+                            "%s: reading the stream to learn its position, "
+                            "the target answered %s",
+                            where, said);
+    }
+    if (rp_json_parse(&doc, res->body, res->body_len, &perr) < 0)
+        return rp_error_set(err, RP_EFORMAT,
+                            "stream '%s': the target's feed is not JSON: %s",
+                            st->name, perr.msg);
+    if (st->op == OP_READ_HEAD)
+        rc =
+            on_read_head(s, st, rp_json_get(rp_json_root(doc), "entries"), err);
+    else
+        rc = on_read_fwd(s, st, rp_json_get(rp_json_root(doc), "entries"), err);
+    rp_json_free(doc);
+    return rc;
+}
+
+int
+rp_sink_done(struct rp_sink *s, struct rp_sink_req *req,
+             const struct rp_http_result *res, uint64_t now_ms,
+             struct rp_error *err)
+{
+    struct stream *st = req_stream(req);
+    long code = res->status;
+    int rc;
+
+    st->out = 0;
+    s->in_flight--;
+    if (res->transport_error || code == 408 || code == 500 || code == 502 ||
+        code == 503 || code == 504 || code == 0) {
+        unknown(s, st, res, now_ms);
+        schedule(s, st);
+        return 0;
+    }
+    answered(s, now_ms);
+    if (req->post)
+        rc = on_append(s, st, res, err);
+    else
+        rc = on_read(s, st, res, err);
+    if (rc < 0) {
+        unlink_stream(s, st);
+        return rc;
+    }
+    schedule(s, st);
+    return 0;
+}
+
+void
+rp_sink_abandon(struct rp_sink *s, struct rp_sink_req *req)
+{
+    struct stream *st = req_stream(req);
+
+    st->out = 0;
+    s->in_flight--;
+    schedule(s, st);
+}
+
+/* ---- frontier and checkpoint ---- */
+
+void
+rp_sink_frontier(struct rp_sink *s, struct rp_store_pos *out)
+{
+    advance(s);
+    *out = s->frontier;
+}
+
+int
+rp_sink_frontier_counts(struct rp_sink *s, rp_store_count_fn fn, void *ctx)
+{
+    size_t cap = 16, n = 0;
+    struct rec **seen;
+    int rc = 0;
+
+    advance(s);
+    while (cap < s->rcount * 2)
+        cap *= 2;
+    seen = rp_xcalloc(cap, sizeof(*seen));
+    /* Oldest first, so the first record of a key met is its first
+    ** unacknowledged one. */
+    for (size_t i = 0; i < s->rcount && rc == 0; i++) {
+        struct rec *r = ring_at(s, i);
+        size_t h = (size_t)hash_name(r->key, r->key_len) & (cap - 1);
+
+        while (seen[h] != NULL &&
+               !(seen[h]->key_len == r->key_len &&
+                 memcmp(seen[h]->key, r->key, r->key_len) == 0))
+            h = (h + 1) & (cap - 1);
+        if (seen[h] != NULL)
+            continue;
+        seen[h] = r;
+        n++;
+        rc = fn(ctx, r->key, r->key_len, r->stream_version - 1);
+    }
+    free(seen);
+    return rc;
+}
+
+int
+rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
+                   size_t json_len, const unsigned char id[16],
+                   struct rp_error *err)
+{
+    struct stream *st = s->marker;
+    struct rp_event ev;
+    size_t off;
+
+    if (st == NULL) {
+        st = s->marker = find_stream(s, stream, strlen(stream), 1);
+        st->marker = 1;
+    }
+    /* An unsent checkpoint is replaced: only the newest matters. */
+    if (!st->out && st->op == OP_NONE && queue_count(st) > 0) {
+        s->queued_events -= queue_count(st);
+        s->queued_bytes -= queue_bytes(st);
+        st->qh = st->qn = 0;
+        rp_buf_reset(&st->text);
+    } else if (queue_count(st) > st->batch_n) {
+        s->queued_events--;
+        s->queued_bytes -= st->q[st->qn - 1].len;
+        st->text.len = st->q[st->qn - 1].off;
+        st->qn--;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.type = "ReplicatorCheckpoint";
+    ev.type_len = strlen(ev.type);
+    ev.data = json;
+    ev.data_len = json_len;
+    memcpy(ev.id, id, 16);
+    off = st->text.len;
+    if (rp_event_add_json(&st->text, &ev) < 0)
+        return rp_error_set(err, RP_ELIMIT, "out of buffer space");
+    push_event(st, 0, 0, id, off);
+    s->queued_events++;
+    s->queued_bytes += st->q[st->qn - 1].len;
+    schedule(s, st);
+    return 0;
+}
+
+int
+rp_sink_marker_pending(const struct rp_sink *s)
+{
+    return s->marker != NULL && (s->marker->out || queue_count(s->marker) > 0);
+}
+
+int
+rp_sink_outage(const struct rp_sink *s, uint64_t *since_ms)
+{
+    if (since_ms != NULL)
+        *since_ms = s->outage_since;
+    return s->failures > 0;
+}
+
+void
+rp_sink_get_stats(const struct rp_sink *s, struct rp_sink_stats *out)
+{
+    *out = s->stats;
+    out->streams = s->nstreams;
+    out->queued_events = s->queued_events;
+    out->queued_bytes = s->queued_bytes;
+    out->records = s->rcount;
+    out->in_flight = s->in_flight;
+}
