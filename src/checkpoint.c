@@ -109,8 +109,6 @@ rp_checkpoint_add_count(void *ctx, const char *key, size_t key_len,
 {
     struct rp_checkpoint_writer *w = ctx;
 
-    if (count == 0)
-        return 0;
     rp_buf_printf(&w->line, "count %" PRIu64 " ", count);
     rp_json_add_string(&w->line, key, key_len);
     put_line(w);

@@ -22,7 +22,8 @@ int rp_checkpoint_begin(struct rp_checkpoint_writer **out, const char *path,
                         const char *source_id, const struct rp_store_pos *pos,
                         struct rp_error *err);
 /* Add the count of one key (rp_store_count_fn shape; ctx is the writer).
-** Errors are kept for commit.  Returns 0. */
+** A key may be given again: the last count given wins on load.  Errors are
+** kept for commit.  Returns 0. */
 int rp_checkpoint_add_count(void *ctx, const char *key, size_t key_len,
                             uint64_t count);
 /* Finish: flush, fsync, rename over 'path', fsync the folder; frees the
@@ -32,7 +33,8 @@ int rp_checkpoint_commit(struct rp_checkpoint_writer *w, struct rp_error *err);
 void rp_checkpoint_abort(struct rp_checkpoint_writer *w);
 
 /* Read the checkpoint at 'path': its source id (into 'source', 'size'
-** bytes), its position, and each key count through fn(ctx, ...).  Returns 0,
+** bytes), its position, and each key count through fn(ctx, ...) in the
+** order written (a later count of a key replaces an earlier one).  Returns 0,
 ** RP_ENOENT when there is no file, RP_EFORMAT naming the file and line when
 ** it is damaged, RP_EIO, or fn's non-zero value. */
 int rp_checkpoint_load(const char *path, char *source, size_t size,

@@ -382,7 +382,10 @@ finish(struct rp_http_slot *s, CURLcode code)
     if (code != CURLE_OK) {
         r->transport_error = 1;
         r->status = 0;
-        snprintf(r->error, sizeof(r->error), "%s",
+        char where[1024];
+
+        rp_http_redact(where, sizeof(where), s->url);
+        snprintf(r->error, sizeof(r->error), "%.180s: %.300s", where,
                  s->errbuf[0] ? s->errbuf : curl_easy_strerror(code));
         return;
     }

@@ -27,7 +27,7 @@ struct rp_http_options {
 struct rp_http_result {
     long status;             /* HTTP status; 0 when no answer came */
     int transport_error;     /* 1: no complete answer (connect, timeout, ..) */
-    char error[256];         /* transport failure text, else "" */
+    char error[512];         /* transport failure text, else "" */
     char reason[128];        /* reason phrase of the status line, or "" */
     char location[1024];     /* Location header, or "" */
     int has_current_version; /* 1 when ES-CurrentVersion (or Kurrent-) came */

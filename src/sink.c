@@ -99,6 +99,8 @@ struct rp_sink {
     uint64_t outage_since;
     unsigned rng;
     struct stream *marker;
+    int fetch_state;       /* 0 none, 1 asked, 2 got data, 3 no event */
+    struct rp_buf fetched; /* data of the last checkpoint event */
     int warned_no_metadata;
     struct rp_sink_stats stats;
 };
@@ -395,6 +397,7 @@ rp_sink_new(struct rp_sink **out, const struct rp_sink_options *opt,
     s->ring = rp_xcalloc(s->rcap, sizeof(*s->ring));
     if (start != NULL)
         s->frontier = *start;
+    rp_buf_init(&s->fetched, 0);
     *out = s;
     return 0;
 }
@@ -422,6 +425,7 @@ rp_sink_free(struct rp_sink *s)
         free(s->files[i]);
     free(s->files);
     free(s->source_id);
+    rp_buf_dispose(&s->fetched);
     free(s);
 }
 
@@ -525,6 +529,22 @@ rp_sink_add_event(struct rp_sink *s, const struct rp_event *ev,
     s->queued_bytes += st->q[st->qn - 1].len;
     schedule(s, st);
     return 0;
+}
+
+int
+rp_sink_check_event(const struct rp_sink *s, const struct rp_record *rec,
+                    const struct rp_event *ev, struct rp_error *err)
+{
+    if (ev->data_len + ev->metadata_len <= s->opt.max_event_bytes)
+        return 0;
+    return rp_error_set(err, RP_ELIMIT,
+                        "record %" PRIu64 " (key '%.*s'): event %" PRIu32
+                        " for stream '%.*s' has %zu bytes of data and "
+                        "metadata, more than the %zu the API accepts",
+                        rec->store_version, (int)rec->key_len, rec->key,
+                        ev->index, (int)ev->stream_len, ev->stream,
+                        ev->data_len + ev->metadata_len,
+                        s->opt.max_event_bytes);
 }
 
 int
@@ -759,7 +779,7 @@ unknown(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
     s->failures++;
     s->stats.retries++;
     if (s->failures == 1) {
-        char where[512], cause[320];
+        char where[512], cause[520];
 
         s->outage_since = now_ms;
         describe(s, st, where, sizeof(where));
@@ -1101,6 +1121,50 @@ on_read_fwd(struct rp_sink *s, struct stream *st, const struct rp_json *entries,
     return 0;
 }
 
+/* The answer to rp_sink_fetch_marker(): keep the last event's data and
+** learn the stream's version on the way. */
+static int
+on_marker_read(struct rp_sink *s, struct stream *st,
+               const struct rp_http_result *res, struct rp_error *err)
+{
+    struct rp_json_doc *doc = NULL;
+    const struct rp_json *e;
+    const char *data;
+    int64_t number;
+
+    st->op = OP_NONE;
+    if (res->status == 404) {
+        s->fetch_state = 3;
+        st->version = -1;
+        return 0;
+    }
+    if (res->status != 200 ||
+        rp_json_parse(&doc, res->body, res->body_len, NULL) < 0) {
+        char said[320];
+
+        words(res, said, sizeof(said));
+        rp_json_free(doc);
+        return rp_error_set(err, RP_EREFUSED,
+                            "reading the checkpoint stream '%s', the target "
+                            "answered %s",
+                            st->name, said);
+    }
+    e = rp_json_get(rp_json_root(doc), "entries");
+    e = e != NULL ? e->child : NULL;
+    data = rp_json_string(rp_json_get(e, "data"));
+    if (e != NULL && rp_json_int64(rp_json_get(e, "eventNumber"), &number) == 0)
+        st->version = number;
+    if (data != NULL) {
+        rp_buf_reset(&s->fetched);
+        rp_buf_adds(&s->fetched, data);
+        s->fetch_state = 2;
+    } else {
+        s->fetch_state = 3;
+    }
+    rp_json_free(doc);
+    return 0;
+}
+
 static int
 on_read(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
         struct rp_error *err)
@@ -1109,6 +1173,8 @@ on_read(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
     struct rp_error perr;
     int rc;
 
+    if (st->marker && st->op == OP_READ_HEAD)
+        return on_marker_read(s, st, res, err);
     if (res->status == 404 && st->op == OP_READ_HEAD) {
         /* Deleted meanwhile: learn again by appending as to a new stream. */
         st->version = VERSION_UNKNOWN;
@@ -1218,19 +1284,27 @@ rp_sink_frontier_counts(struct rp_sink *s, rp_store_count_fn fn, void *ctx)
     return rc;
 }
 
-int
-rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
-                   size_t json_len, const unsigned char id[16],
-                   struct rp_error *err)
+static struct stream *
+marker_stream(struct rp_sink *s, const char *stream)
 {
     struct stream *st = s->marker;
-    struct rp_event ev;
-    size_t off;
 
     if (st == NULL) {
         st = s->marker = find_stream(s, stream, strlen(stream), 1);
         st->marker = 1;
     }
+    return st;
+}
+
+int
+rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
+                   size_t json_len, const unsigned char id[16],
+                   struct rp_error *err)
+{
+    struct stream *st = marker_stream(s, stream);
+    struct rp_event ev;
+    size_t off;
+
     /* An unsent checkpoint is replaced: only the newest matters. */
     if (!st->out && st->op == OP_NONE && queue_count(st) > 0) {
         s->queued_events -= queue_count(st);
@@ -1263,6 +1337,54 @@ int
 rp_sink_marker_pending(const struct rp_sink *s)
 {
     return s->marker != NULL && (s->marker->out || queue_count(s->marker) > 0);
+}
+
+struct rp_sink_req *
+rp_sink_next_marker(struct rp_sink *s, uint64_t now_ms)
+{
+    struct stream *st = s->marker;
+
+    if (st == NULL || st->out ||
+        (st->list != L_URGENT && st->list != L_PARTIAL))
+        return NULL;
+    /* Put it first, then take the next request as usual. */
+    unlink_stream(s, st);
+    st->list = L_URGENT;
+    st->prev = NULL;
+    st->next = s->lists[L_URGENT].head;
+    if (st->next != NULL)
+        st->next->prev = st;
+    else
+        s->lists[L_URGENT].tail = st;
+    s->lists[L_URGENT].head = st;
+    return rp_sink_next(s, now_ms, 1);
+}
+
+void
+rp_sink_fetch_marker(struct rp_sink *s, const char *stream)
+{
+    struct stream *st = marker_stream(s, stream);
+
+    s->fetch_state = 1;
+    st->op = OP_READ_HEAD;
+    schedule(s, st);
+}
+
+int
+rp_sink_marker_fetched(struct rp_sink *s, const char **data, size_t *len)
+{
+    if (s->fetch_state == 2) {
+        *data = s->fetched.data;
+        *len = s->fetched.len;
+        return 1;
+    }
+    return s->fetch_state == 3 ? RP_ENOENT : 0;
+}
+
+void
+rp_sink_set_frontier(struct rp_sink *s, const struct rp_store_pos *pos)
+{
+    s->frontier = *pos;
 }
 
 int

@@ -83,6 +83,12 @@ int rp_sink_add_record(struct rp_sink *s, const struct rp_record *rec,
 int rp_sink_add_event(struct rp_sink *s, const struct rp_event *ev,
                       struct rp_error *err);
 
+/* Check that event 'ev' of record 'rec' can be sent (its size) before
+** the record is added.  Returns 0 or RP_ELIMIT naming the record, the key,
+** the event and the stream. */
+int rp_sink_check_event(const struct rp_sink *s, const struct rp_record *rec,
+                        const struct rp_event *ev, struct rp_error *err);
+
 /* 1 when the buffers are over their bounds: stop reading the store until
 ** answers have drained them. */
 int rp_sink_full(const struct rp_sink *s);
@@ -125,6 +131,22 @@ int rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
                        struct rp_error *err);
 /* 1 while a checkpoint event is queued or out. */
 int rp_sink_marker_pending(const struct rp_sink *s);
+/* The checkpoint stream's request if it has one ready (shutdown: only the
+** checkpoint goes out), else NULL. */
+struct rp_sink_req *rp_sink_next_marker(struct rp_sink *s, uint64_t now_ms);
+
+/* Ask for the last event of the checkpoint stream 'stream' (resuming
+** without a local checkpoint).  The read goes out through rp_sink_next()
+** with the usual retries. */
+void rp_sink_fetch_marker(struct rp_sink *s, const char *stream);
+/* After rp_sink_fetch_marker(): 0 while the answer is awaited; 1 with the
+** last checkpoint event's data in *data (valid until the sink changes);
+** RP_ENOENT when the stream has no event. */
+int rp_sink_marker_fetched(struct rp_sink *s, const char **data, size_t *len);
+
+/* Set the frontier to 'pos' before any record was added (the resume point
+** became known after the sink was made). */
+void rp_sink_set_frontier(struct rp_sink *s, const struct rp_store_pos *pos);
 
 /* 1 while the target is failing (since the first unknown outcome, until
 ** the next answer); *since_ms gets when it began. */

@@ -69,7 +69,8 @@ START_TEST(test_checkpoint_round_trip)
     rp_checkpoint_add_count(w, "customer:1", 10, 7);
     rp_checkpoint_add_count(w, "a\nb \"c\"", 7, 1);
     rp_checkpoint_add_count(w, "n\0l", 3, 3);
-    rp_checkpoint_add_count(w, "none", 4, 0); /* zero counts are left out */
+    rp_checkpoint_add_count(w, "none", 4, 0);
+    rp_checkpoint_add_count(w, "customer:1", 10, 6); /* a correction */
     ck_assert_int_eq(rp_checkpoint_commit(w, &err), 0);
     seen[0] = '\0';
     ck_assert_int_eq(rp_checkpoint_load(path, source, sizeof(source), &got,
@@ -81,7 +82,8 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert(got.offset == pos.offset);
     ck_assert(got.end == pos.end);
     ck_assert(memcmp(got.sha1, pos.sha1, 20) == 0);
-    ck_assert_str_eq(seen, "customer:1=7;a\nb \"c\"=1;n0l=3;");
+    ck_assert_str_eq(seen,
+                     "customer:1=7;a\nb \"c\"=1;n0l=3;none=0;customer:1=6;");
 }
 END_TEST
 
