@@ -9,5 +9,7 @@ int rp_cmd_dump(int argc, char **argv);
 int rp_cmd_import(int argc, char **argv);
 /* dry-run: print the events the script makes of the store's records. */
 int rp_cmd_dry_run(int argc, char **argv);
+/* replicator run: the replication daemon (cmd_run.c). */
+int rp_cmd_run(int argc, char **argv);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #define RP_VERSION "0.1.0"
 
 struct command {
@@ -17,6 +19,7 @@ static const struct command commands[] = {
     {"dump", rp_cmd_dump, "print the store's records as JSON lines"},
     {"import", rp_cmd_import, "append JSON lines to a Lokad store"},
     {"dry-run", rp_cmd_dry_run, "print the events the script would send"},
+    {"run", rp_cmd_run, "replicate the store to EventStoreDB (the default)"},
     {NULL, NULL, NULL},
 };
 
@@ -38,6 +41,10 @@ main(int argc, char **argv)
     const struct command *c;
 
     signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+        fprintf(stderr, "replicator: error: libcurl cannot start\n");
+        return 1;
+    }
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                       !strcmp(argv[1], "help"))) {
         usage(stdout);
