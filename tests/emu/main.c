@@ -122,7 +122,7 @@ main(int argc, char **argv)
             else if (strcmp(val, "v23") == 0)
                 srv.profile = EMU_V23;
             else if (strcmp(val, "v25") == 0)
-                srv.profile = EMU_V20;
+                srv.profile = EMU_V25;
             else
                 goto bad;
         } else if (strcmp(a, "--data") == 0) {

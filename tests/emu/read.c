@@ -143,7 +143,11 @@ description(struct rctx *x, struct emu_reply *rep, const char *stream,
     emu_reply_header(rep, "Content-Type",
                      "application/vnd.eventstore.streamdesc+json; "
                      "charset=utf-8");
-    rp_buf_adds(b, "{\"title\":\"Description document\",\"description\":"
+    rp_buf_adds(b, "{\"title\":\"Description document for '");
+    rp_buf_reset(&x->tmp2);
+    rp_json_add_string(&x->tmp2, stream, len);
+    rp_buf_add(b, x->tmp2.data + 1, x->tmp2.len - 2);
+    rp_buf_adds(b, "'\",\"description\":"
                    "\"The description document will be presented when no "
                    "accept header is present or it was requested\","
                    "\"_links\":{\"self\":{\"href\":");
@@ -151,9 +155,12 @@ description(struct rctx *x, struct emu_reply *rep, const char *stream,
     rp_buf_adds(b, ",\"supportedContentTypes\":[\"application/"
                    "vnd.eventstore.streamdesc+json\"]},\"stream\":{\"href\":");
     rp_json_add_string(b, path.data, path.len);
-    rp_buf_adds(b, ",\"supportedContentTypes\":[\"application/atom+xml\","
-                   "\"application/vnd.eventstore.atom+json\"]}}}");
-    (void)x;
+    rp_buf_printf(b,
+                  ",\"supportedContentTypes\":[\"application/atom+xml\","
+                  "%s\"application/vnd.eventstore.atom+json\"]}}}",
+                  x->srv->profile == EMU_V25
+                      ? "\"application/vnd.kurrent.atom+json\","
+                      : "");
     rp_buf_dispose(&path);
 }
 
@@ -275,7 +282,8 @@ entry(struct rctx *x, struct rp_buf *b, struct emu_stream *s, size_t num)
         resolved = 1;
     }
     emu_uuid_format(id, e->id);
-    emu_format_time(when, e->created_us);
+    /* A resolved link keeps its own time and the summary "$>". */
+    emu_format_time(when, link->created_us);
     rp_buf_addc(b, '{');
     if (x->embed >= E_RICH) {
         int is_json = (e->flags & EMU_EV_JSON) != 0;
@@ -346,8 +354,11 @@ entry(struct rctx *x, struct rp_buf *b, struct emu_stream *s, size_t num)
                   ",\"updated\":\"%s\",\"author\":{\"name\":\"%s\"},"
                   "\"summary\":",
                   when, x->author);
-    rp_json_add_string(b, e->type, e->type_len);
-    if (x->embed == E_CONTENT && (e->flags & EMU_EV_JSON)) {
+    if (resolved)
+        rp_buf_adds(b, "\"$>\"");
+    else
+        rp_json_add_string(b, e->type, e->type_len);
+    if (x->embed == E_CONTENT && (e->flags & EMU_EV_JSON) && !resolved) {
         rp_buf_adds(b, ",\"content\":{\"eventStreamId\":");
         rp_json_add_string(b, es->name, es->name_len);
         rp_buf_printf(b, ",\"eventNumber\":%zu,\"eventType\":", en);

@@ -637,7 +637,11 @@ conn_process(struct loop *lp, struct conn *c)
 static void
 conn_read(struct loop *lp, struct conn *c)
 {
-    for (;;) {
+    size_t got = 0;
+
+    /* At most 1 MiB per turn: the head of a request is looked at before
+    ** the rest of a huge body has been read. */
+    while (got < (1u << 20)) {
         ssize_t r;
 
         if (c->in_cap - c->in_len < 16384) {
@@ -656,8 +660,7 @@ conn_read(struct loop *lp, struct conn *c)
             return;
         }
         c->in_len += (size_t)r;
-        if (c->in_len > HEAD_MAX + 3 * (size_t)BODY_MAX)
-            break;
+        got += (size_t)r;
     }
     conn_process(lp, c);
 }
