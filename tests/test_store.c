@@ -853,6 +853,55 @@ START_TEST(test_store_live_shrink_and_vanish)
     ck_assert_ptr_nonnull(strstr(err.msg, F1));
     ck_assert_ptr_nonnull(strstr(err.msg, "vanished"));
     rp_store_close(st);
+
+    /* a listed file removed before it is reached */
+    put_frame(&b, 1, "a", "x");
+    write_bytes(F1, &b);
+    put_frame(&b, 1, "b", "x");
+    write_bytes(F2, &b);
+    ck_assert_int_eq(rp_store_open(&st, tmpdir, &err), 0);
+    ck_assert_int_eq(rp_store_next(st, &rec, &err), 1);
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, F2);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rp_store_next(st, &rec, &err), RP_ENOENT);
+    ck_assert_ptr_nonnull(strstr(err.msg, F2));
+    rp_store_close(st);
+}
+END_TEST
+
+static int
+stop_at_b(void *ctx, const char *key, size_t key_len, uint64_t count)
+{
+    (void)ctx;
+    return key_len == 1 && key[0] == 'b' ? (int)count + 100 : 0;
+}
+
+/* The count map: set, read back, listed, and stopped by the callback. */
+START_TEST(test_store_counts)
+{
+    struct rp_store *st = NULL;
+    struct rp_error err = {0};
+    char key[32];
+
+    ck_assert_int_eq(rp_store_open(&st, tmpdir, &err), 0);
+    ck_assert_uint_eq(rp_store_stream_version(st, "a", 1), 0);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        rp_store_set_stream_version(st, key, strlen(key), (uint64_t)i + 1);
+    }
+    rp_store_set_stream_version(st, "b", 1, 7);
+    rp_store_set_stream_version(st, "b\0c", 3, 9);
+    ck_assert_uint_eq(rp_store_key_count(st), 5002);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        ck_assert_uint_eq(rp_store_stream_version(st, key, strlen(key)),
+                          (uint64_t)i + 1);
+    }
+    ck_assert_uint_eq(rp_store_stream_version(st, "b", 1), 7);
+    ck_assert_uint_eq(rp_store_stream_version(st, "b\0c", 3), 9);
+    ck_assert_uint_eq(rp_store_stream_version(st, "B", 1), 0);
+    ck_assert_int_eq(rp_store_foreach_count(st, stop_at_b, NULL), 107);
+    rp_store_close(st);
 }
 END_TEST
 
@@ -1015,6 +1064,7 @@ store_suite(void)
     tcase_add_test(core, test_store_live_torn_tail_completed);
     tcase_add_test(core, test_store_live_new_file);
     tcase_add_test(core, test_store_seek_good_hint);
+    tcase_add_test(core, test_store_counts);
     tcase_add_test(limits, test_store_torn_every_position);
     tcase_add_test(limits, test_store_zero_tails);
     tcase_add_test(limits, test_store_zero_length_file);
