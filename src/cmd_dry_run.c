@@ -36,6 +36,8 @@ usage(FILE *out)
             "eventType, data, metadata.\n\n"
             "  --from N    start after store version N (default 0)\n"
             "  --count N   convert at most N records (default: all)\n\n"
+            "Exit status: 0 done, 1 stopped on an error (script, store), 2 "
+            "bad usage\nor settings.\n\n"
             "settings (flags override the script's config table):\n");
     rp_config_usage(out);
 }
@@ -156,9 +158,13 @@ rp_cmd_dry_run(int argc, char **argv)
         status = 2;
         goto done;
     }
-    if (rp_script_new(&s, cfg.script, &cfg, &err) != 0 ||
-        rp_script_read_config(s, &cfg, &err) != 0) {
+    if (rp_script_new(&s, cfg.script, &cfg, &err) != 0) {
         rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        goto done;
+    }
+    if (rp_script_read_config(s, &cfg, &err) != 0) {
+        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        status = 2;
         goto done;
     }
     if (parse_args(&o, &cfg, argc, argv, &err) != 0 ||
