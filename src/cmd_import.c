@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,30 @@ import_usage(FILE *out)
             "\"attributes\": {NAME: TEXT}}.  A body may\nbe given as "
             "\"bodyBase64\" instead.  Nothing is written when a line is\n"
             "malformed.\n");
+}
+
+/* Set by SIGINT, SIGTERM and SIGHUP: the run stops and writes nothing. */
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+/* Catch the stop signals without SA_RESTART, so that a blocked read
+** returns and the temporary file is removed on the way out. */
+static void
+catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 /* Reusable buffers for one line's payload. */
@@ -230,17 +255,25 @@ rp_cmd_import(int argc, char **argv)
         rp_store_get_pos(st, &pos);
         existing = pos.store_version;
     }
+    catch_signals();
     if (rp_storewrite_open(&w, dir, existing, &err) < 0) {
         fprintf(stderr, "replicator: import: %s\n", err.msg);
         goto done;
     }
     for (;;) {
-        ssize_t len = getline(&text, &cap, in);
+        ssize_t len = (errno = 0, getline(&text, &cap, in));
         struct rp_json_doc *doc = NULL;
         const struct rp_json *root, *key;
         uint64_t count;
         size_t i;
 
+        if (interrupted || (len < 0 && errno == EINTR)) {
+            fprintf(stderr,
+                    "replicator: import: interrupted at %s line %" PRIu64
+                    ": nothing written\n",
+                    input, lineno);
+            goto done;
+        }
         if (len < 0)
             break;
         lineno++;
@@ -281,6 +314,10 @@ rp_cmd_import(int argc, char **argv)
                     input, lineno, why);
             goto done;
         }
+    }
+    if (interrupted) {
+        fprintf(stderr, "replicator: import: interrupted: nothing written\n");
+        goto done;
     }
     if (ferror(in)) {
         fprintf(stderr, "replicator: import: %s: read error\n", input);

@@ -147,6 +147,28 @@ class DumpImport(unittest.TestCase):
         self.assertIn("line 1", p.stderr)
         self.assertEqual(snapshot(self.store), before)
 
+    def test_import_interrupted_writes_nothing(self):
+        import signal
+        import subprocess
+        import time
+        p = subprocess.Popen([rptest.REPLICATOR, "import", "--store",
+                              self.store], stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(p.kill)
+        line = (json.dumps(rptest.record("a", b"x" * 1000)) + "\n").encode()
+        p.stdin.write(line * 5000)
+        p.stdin.flush()
+        rptest.wait_for(lambda: os.path.isdir(self.store) and any(
+                            n.startswith(".import-")
+                            for n in os.listdir(self.store)),
+                        what="the temporary file")
+        time.sleep(0.2)
+        p.send_signal(signal.SIGTERM)
+        err = p.communicate(timeout=30 * rptest.SLOW)[1].decode()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("interrupted", err)
+        self.assertEqual(os.listdir(self.store), [])
+
     def test_dump_errors(self):
         missing = os.path.join(self.dir, "missing")
         p = rptest.run(["dump", "--store", missing])
