@@ -484,7 +484,8 @@ class EmuTestCase(unittest.TestCase):
         self.assertEqual([d["eventId"] for d in dumped], ids,
                          "dump of %s" % stream)
         self.assertEqual([d["eventNumber"] for d in dumped],
-                         list(range(len(ids))), "dump numbering of %s" % stream)
+                         list(range(len(ids))),
+                         "dump numbering of %s" % stream)
         read = emu.read_all(stream)
         if read is None:
             self.assertEqual(ids, [], "feed of %s is 404" % stream)

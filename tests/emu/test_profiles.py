@@ -4,9 +4,8 @@ on/off and /info (46), header names and media types (47), response shapes
 import json
 import unittest
 
-from emuclient import (ADMIN, APP_JSON, ATOM_JSON, EVENTS_JSON,
-                       KURRENT_EVENTS_JSON, EmuTestCase, basic, ev, fresh,
-                       new_id, quote)
+from emuclient import (ADMIN, APP_JSON, EVENTS_JSON, KURRENT_EVENTS_JSON,
+                       EmuTestCase, ev, fresh, new_id, quote)
 
 
 class Auth(EmuTestCase):

@@ -3,7 +3,6 @@ paging (32), embed levels (33), read errors (34), single events (35), link
 resolution (36); and the /_emu/dump and /_emu/stats control endpoints."""
 import base64
 import json
-import re
 import unittest
 
 from emuclient import (APP_JSON, ATOM_JSON, KURRENT_ATOM_JSON, OCTET,
