@@ -254,11 +254,11 @@ class Emu:
         return Response(r.status, r.reason, r.getheaders(), data,
                         time.monotonic() - t0)
 
-    def outcome(self, method, path, **kw):
+    def outcome(self, *args, **kw):
         """request(), with a dropped connection reported as the string
         'dropped' instead of an exception."""
         try:
-            return self.request(method, path, **kw)
+            return self.request(*args, **kw)
         except Dropped:
             return "dropped"
 
@@ -459,11 +459,12 @@ class EmuTestCase(unittest.TestCase):
                                                                msg or ""))
         self.assertEqual(r.status, status, "%r %s" % (r, msg or ""))
 
-    def assertCreated(self, r, emu, stream, number):
-        """201, Location = {url}/streams/{escaped}/{number}, empty body."""
+    def assertCreated(self, r, emu, stream, number, node=0):
+        """201, Location = {url}/streams/{escaped}/{number} with the URL of
+        the node asked, empty body."""
         self.assertStatus(r, 201)
         self.assertEqual(r.header("Location"),
-                         "%s/%d" % (emu.stream_url(stream), number))
+                         "%s/%d" % (emu.stream_url(stream, node), number))
         self.assertEqual(r.body, b"")
 
     def assertWEV(self, r, current, v25=False):

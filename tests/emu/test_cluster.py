@@ -151,7 +151,7 @@ class ClusterBase:
         self.emu.leader(1)
         r = self.emu.append(self.s, [ev()], -1, node=1,
                             headers=self.require())
-        self.assertCreated(r, self.emu, self.s, 0)
+        self.assertCreated(r, self.emu, self.s, 0, node=1)
 
     def test_b40_leader_move(self):
         self.seed_stream(self.emu, self.s, 1)

@@ -20,7 +20,9 @@ def links(doc):
 
 
 def numbers(doc):
-    return [e["eventNumber"] for e in doc["entries"]]
+    """The event numbers of a page's entries, from their titles ({n}@{s}),
+    which every embed level has."""
+    return [int(e["title"].split("@", 1)[0]) for e in doc["entries"]]
 
 
 class Negotiation(EmuTestCase):
@@ -230,8 +232,11 @@ class Feed(EmuTestCase):
             self.assertEqual(e["streamId"], s)
             self.assertEqual(e["positionEventNumber"], n)
             self.assertEqual(e["positionStreamId"], s)
-            self.assertIs(e["isMetaData"], False)
+            self.assertIsInstance(e["isMetaData"], bool)
             self.assertIs(e["isLinkMetaData"], False)
+        # events without metadata
+        self.assertIs(es[0]["isMetaData"], False)
+        self.assertIs(es[1]["isMetaData"], False)
         self.assertEqual([e["isJson"] for e in es], [True, False, True, False])
         self.assertIsInstance(es[0]["data"], str)
         self.assertEqual(json.loads(es[0]["data"]), {"j": 1})
