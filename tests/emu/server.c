@@ -547,8 +547,10 @@ conn_process(struct loop *lp, struct conn *c)
             size_t i;
 
             if (cl->value_len == 0 || cl->value_len > 18) {
+                int too_big = cl->value_len > 18; /* cl lives in req */
+
                 free(req);
-                if (cl->value_len > 18) {
+                if (too_big) {
                     conn_fail(lp, c, 413, "Payload Too Large");
                     return;
                 }
