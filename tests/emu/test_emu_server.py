@@ -61,7 +61,11 @@ class Emu:
         return self.proc.returncode
 
     def close_log(self):
+        text = self.stderr()
         self.err.close()
+        for bad in ("Sanitizer", "runtime error:"):
+            if bad in text:
+                raise AssertionError("esdb-emu: " + text[-3000:])
 
     def stderr(self):
         self.err.seek(0)
@@ -182,12 +186,15 @@ class TestEmuServer(unittest.TestCase):
         e = Emu(self)
         for bad in (b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
                     b"GET /ping HTTP/1.1\r\nNo colon here\r\n\r\n",
-                    b"POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n"):
+                    b"POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+                    b"POST /x HTTP/1.1\r\nContent-Length: 1\r\n"
+                    b"Content-Length: 2\r\n\r\nab"):
             out = raw_exchange(e.port, bad)
             self.assertTrue(out.startswith(b"HTTP/1.1 400"), (bad, out))
-        out = raw_exchange(e.port, b"POST /streams/x HTTP/1.1\r\n"
-                           b"Content-Length: 30000001\r\n\r\n")
-        self.assertTrue(out.startswith(b"HTTP/1.1 413"), out)
+        for n in (b"30000001", b"99999999999999999999999"):
+            out = raw_exchange(e.port, b"POST /streams/x HTTP/1.1\r\n"
+                               b"Content-Length: " + n + b"\r\n\r\n")
+            self.assertTrue(out.startswith(b"HTTP/1.1 413"), out)
         # Chunked bodies are decoded.
         body = json.dumps([ev()]).encode()
         out = raw_exchange(e.port, b"POST /streams/ch HTTP/1.1\r\n"
