@@ -226,6 +226,8 @@ class PlainBodies(EmuTestCase):
                          + UUID_RE + ")", loc or "")
         self.assertIsNotNone(m, loc)
         self.assertEqual(r.body, b"Forwarding to idempotent URI")
+        self.assertTrue(r.header("Content-Type").startswith("text/plain"),
+                        repr(r))
         self.assertAbsent(self.emu, s)
         # two redirects give two fresh ids
         r2 = self.emu.post_plain(s, b'{"k": 1}', event_id=None)
@@ -268,6 +270,11 @@ class PlainBodies(EmuTestCase):
                            self.emu, s, 2)
         self.assertEqual([x["eventId"] for x in self.emu.dump_stream(s)][2:],
                          [i])
+        # still the original Location after other events were appended
+        self.assertStatus(self.emu.append(s, [ev(), ev()]), 201)
+        self.assertCreated(self.emu.request("POST", path, b"[1]", h),
+                           self.emu, s, 2)
+        self.assertEqual(len(self.emu.dump_stream(s)), 5)
 
     # 21
     def test_b21_octet_stream_exact_bytes(self):
@@ -634,6 +641,10 @@ class Deletes(EmuTestCase):
             got = self.emu.read_bytes(s, 3)
             self.assertStatus(got, 200)
             self.assertEqual(got.body, b"again")
+            # the events before the delete stay gone
+            self.assertEqual([x["eventNumber"] for x in
+                              self.emu.read_all(s)], [3])
+            self.assertStatus(self.emu.read_bytes(s, 0), 404)
             r = self.emu.append(s, [ev()], 3)
             self.assertCreated(r, self.emu, s, 4)
 
@@ -682,6 +693,19 @@ class Deletes(EmuTestCase):
         self.assertStatus(r, 400)
         self.assertAbsent(self.emu, s)
 
+    def test_b29_delete_wev_current_version_by_profile(self):
+        # spec 7: ES-CurrentVersion on a delete's WEV only since 22.6
+        for profile, current in [("v5", None), ("v23", "1"), ("v25", "1")]:
+            emu = self.start_emu(["--profile", profile])
+            s = fresh()
+            self.seed_stream(emu, s, 2)
+            r = emu.delete(s, expected=5)
+            self.assertStatus(r, 400, profile)
+            self.assertEqual(r.header("ES-CurrentVersion"), current, profile)
+            if profile == "v25":
+                self.assertEqual(r.header("Kurrent-CurrentVersion"), current)
+            self.assertEqual(len(emu.dump_stream(s)), 2)
+
     def test_b29_delete_with_wrong_expected_version(self):
         s = fresh()
         ids = self.seed_stream(self.emu, s, 2)
@@ -690,6 +714,50 @@ class Deletes(EmuTestCase):
         self.assertIds(self.emu, s, ids)
         self.assertStatus(self.emu.delete(s, expected=1), 204)
         self.assertStatus(self.emu.feed(s), 404)
+
+
+
+class Metadata(EmuTestCase):
+    """Spec 4.3 (the metadata stream) and its part in behaviour 8."""
+
+    ARGS = ["--profile", "v20"]
+
+    def post_meta(self, stream, body, headers=()):
+        h = [("Content-Type", APP_JSON), ("ES-EventId", new_id())]
+        return self.emu.request("POST", "/streams/%s/metadata" % quote(stream),
+                                body, h + list(headers))
+
+    def test_metadata_read_and_write(self):
+        s = fresh()
+        self.seed_stream(self.emu, s, 1)
+        r = self.emu.get("/streams/%s/metadata" % quote(s), accept=APP_JSON)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json(), {})
+        r = self.post_meta(s, b'{"owner": "x"}')
+        self.assertCreated(r, self.emu, "$$" + s, 0)
+        r = self.emu.get("/streams/%s/metadata" % quote(s), accept=APP_JSON)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json(), {"owner": "x"})
+        meta = self.emu.dump_stream("$$" + s)
+        self.assertEqual(len(meta), 1)
+        self.assertEqual(meta[0]["eventType"], "$metadata")
+        # the stream itself is untouched
+        self.assertEqual(len(self.emu.dump_stream(s)), 1)
+
+    def test_metadata_refuses_other_event_types(self):
+        s = fresh()
+        r = self.post_meta(s, b"{}", [("ES-EventType", "Other")])
+        self.assertStatus(r, 400)
+        self.assertEqual(self.emu.dump_stream("$$" + s), [])
+        r = self.post_meta(s, b"{}", [("ES-EventType", "$metadata")])
+        self.assertStatus(r, 201)
+
+    # 8: -4 needs the stream or its metadata stream
+    def test_b08_stream_exists_with_metadata_only(self):
+        s = fresh()
+        self.assertStatus(self.post_meta(s, b'{"k": 1}'), 201)
+        r = self.emu.append(s, [ev()], -4)
+        self.assertCreated(r, self.emu, s, 0)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,21 @@ class ClusterBase:
                          self.emu.urls[0] + "/streams/" + quote(self.s))
 
 
+    # 15 and open question 2: a leader change empties the -2 cache
+    def test_b15_leader_change_forgets_any_cache(self):
+        b = [ev(), ev()]
+        self.assertCreated(self.emu.append(self.s, b), self.emu, self.s, 0)
+        self.assertCreated(self.emu.append(self.s, b), self.emu, self.s, 0)
+        self.emu.leader(1)
+        r = self.emu.append(self.s, b, node=1)
+        self.assertCreated(r, self.emu, self.s, 2, node=1)
+        ids = [e["eventId"] for e in b]
+        self.assertIds(self.emu, self.s, ids + ids)
+        # exact E still finds them (index based)
+        r = self.emu.append(self.s, b, -1, node=1)
+        self.assertCreated(r, self.emu, self.s, 0, node=1)
+
+
 class ClusterV20(ClusterBase, EmuTestCase):
     PROFILE = "v20"
 

@@ -366,6 +366,17 @@ class Shapes(EmuTestCase):
         head, _ = self.pages("v20")
         self.assertEqual(head["author"]["name"], "EventStore")
 
+    def test_b48_is_redacted_from_v23(self):
+        # spec 5.2: 23.6+ adds isRedacted to rich entries
+        for profile, present in [("v5", False), ("v20", False),
+                                 ("v23", True), ("v25", True)]:
+            head, _ = self.pages(profile)
+            for e in head["entries"]:
+                if present:
+                    self.assertIs(e["isRedacted"], False, profile)
+                else:
+                    self.assertNotIn("isRedacted", e, profile)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -209,6 +209,8 @@ class Feed(EmuTestCase):
         e = doc["entries"][0]
         self.assertEqual(e["title"], "0@" + self.s)
         self.assertEqual(e["summary"], "Tested")
+        self.assertRegex(e["updated"], ISO_Z)
+        self.assertEqual(e["author"], {"name": "EventStore"})
         self.assertEqual(e["id"], self.url(self.s, "/0"))
         lk = links(e)
         self.assertEqual(lk["edit"], self.url(self.s, "/0"))
@@ -265,7 +267,10 @@ class Feed(EmuTestCase):
             r = self.emu.feed(self.s, "/4/backward/" + count)
             self.assertStatus(r, 400, count)
         for page in ["/0/forward/4097", "/head/backward/5000"]:
-            self.assertStatus(self.emu.feed(self.s, page), 500, page)
+            r = self.emu.feed(self.s, page)
+            self.assertStatus(r, 500, page)
+            self.assertEqual(r.reason, "Read size too big, should be less "
+                             "than 4096 items")
         doc = self.page(self.s, "/0/forward/4096")
         self.assertEqual(numbers(doc), [4, 3, 2, 1, 0])
 
@@ -404,6 +409,10 @@ class ControlEndpoint(EmuTestCase):
         before = st["requests"]
         emu.feed(s)
         self.assertGreater(emu.stats()["requests"], before)
+        # a refused append stores nothing and creates no stream
+        self.assertStatus(emu.append(fresh(), [ev()], 3), 400)
+        st = emu.stats()
+        self.assertEqual((st["events"], st["streams"]), (3, 2))
 
     def test_control_refuses_unknown_fault_kind(self):
         emu = self.start_emu(["--profile", "v20"])

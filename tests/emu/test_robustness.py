@@ -284,6 +284,8 @@ class Robustness(EmuTestCase):
                              [("Content-Type", EVENTS_JSON)])
         self.assertStatus(r, 307)
         self.assertEqual(r.header("Location"), self.emu.stream_url(s))
+        self.assertEqual(r.header("Cache-Control"),
+                         "max-age=31536000, public")
         self.assertEqual(self.emu.dump_stream(s), [])
         self.seed_stream(self.emu, s, 1)
         r = self.emu.get("/streams/%s/" % quote(s))
