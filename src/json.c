@@ -129,7 +129,22 @@ parse_string(struct parser *p, const char **out, size_t *outlen)
     char *d;
     size_t k = 0;
 
-    /* First pass: find the end and check the raw bytes. */
+    /* First pass: find the end and check the raw bytes.  Runs of eight
+    ** plain bytes (no quote, backslash or control character) are skipped
+    ** a word at a time. */
+    while (p->n - end >= 8) {
+        const uint64_t ones = 0x0101010101010101ull;
+        const uint64_t high = 0x8080808080808080ull;
+        uint64_t w, q, b;
+
+        memcpy(&w, p->s + end, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) &
+            high)
+            break;
+        end += 8;
+    }
     while (end < p->n && p->s[end] != '"') {
         unsigned char c = (unsigned char)p->s[end];
 
