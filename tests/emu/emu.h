@@ -48,7 +48,8 @@ struct emu_stream {
                                of event numbers + 1, 0 = empty */
     size_t cache_cap;       /* slots in 'cache' (a power of two or 0) */
     size_t cache_used;      /* filled slots */
-    size_t cache_floor;     /* events below this number are not cached */
+    size_t cache_upto;      /* events from here on are cached but not yet
+                               in the table; a clear moves it to the end */
     struct emu_stream *all; /* next stream in creation order */
 };
 

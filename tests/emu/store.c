@@ -200,7 +200,7 @@ get_stream(struct emu_store *st, const char *name, size_t len)
     return s;
 }
 
-/* ---- the -2 cache: event numbers by id, for numbers >= cache_floor ---- */
+/* ---- the -2 cache: event numbers by id (see cache_get) ---- */
 
 static void cache_put(struct emu_stream *s, size_t num);
 
@@ -243,13 +243,19 @@ cache_put(struct emu_stream *s, size_t num)
     }
 }
 
-/* The cached number of 'id' in stream 's', or -1. */
+/* The cached number of 'id' in stream 's', or -1.  The index is brought up
+** to date here, not at each write: writes with an exact expected version
+** (the common case) never pay for it. */
 static int64_t
-cache_get(const struct emu_stream *s, const unsigned char id[16])
+cache_get(struct emu_stream *s, const unsigned char id[16])
 {
     size_t mask, i;
 
-    if (s == NULL || s->cache_cap == 0)
+    if (s == NULL)
+        return -1;
+    while (s->cache_upto < s->count)
+        cache_put(s, s->cache_upto++);
+    if (s->cache_cap == 0)
         return -1;
     mask = s->cache_cap - 1;
     i = hash_id(id) & mask;
@@ -273,7 +279,7 @@ emu_store_clear_cache(struct emu_store *st)
         s->cache = NULL;
         s->cache_cap = 0;
         s->cache_used = 0;
-        s->cache_floor = s->count;
+        s->cache_upto = s->count;
     }
 }
 
@@ -442,8 +448,6 @@ append_at(struct emu_store *st, struct emu_stream *s,
         st->global[st->global_len].num = s->count;
         st->global_len++;
         s->count++;
-        if (s->count - 1 >= s->cache_floor)
-            cache_put(s, s->count - 1);
     }
     st->nevents += n;
     if (st->log_fd >= 0 && !st->replaying)
