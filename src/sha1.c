@@ -1,5 +1,6 @@
 /* SHA-1 as FIPS 180-4 section 6.1 defines it, written for clarity and a
-** reasonable speed (one 64-byte block at a time, unrolled, no table). */
+** reasonable speed (unrolled, no table), and with the x86-64 SHA extensions
+** when the CPU has them: the store reader hashes every frame. */
 #include "sha1.h"
 
 #include <string.h>
@@ -73,6 +74,112 @@ compress(uint32_t h[5], const unsigned char *p)
     h[4] += e;
 }
 
+/* ---- x86-64 SHA extensions, used when the CPU has them ---- */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHA_NI 1
+
+/* One group of four rounds with round function 'f' (0-3, an immediate),
+** the message words first extended when k >= 4 (W[k] from W[k-4..k-1],
+** kept in a ring of four vectors). */
+#define GROUP4(f)                                                              \
+    do {                                                                       \
+        if (k >= 4)                                                            \
+            w[k & 3] = _mm_sha1msg2_epu32(                                     \
+                _mm_xor_si128(_mm_sha1msg1_epu32(w[k & 3], w[(k + 1) & 3]),    \
+                              w[(k + 2) & 3]),                                 \
+                w[(k + 3) & 3]);                                               \
+        e = k == 0 ? _mm_add_epi32(e0, w[0])                                   \
+                   : _mm_sha1nexte_epu32(prev, w[k & 3]);                      \
+        prev = abcd;                                                           \
+        abcd = _mm_sha1rnds4_epu32(abcd, e, f);                                \
+        k++;                                                                   \
+    } while (0)
+
+/* Process 'n' 64-byte blocks with SHA1RNDS4 and friends. */
+__attribute__((target("sha,sse4.1"))) static void
+blocks_sha_ni(uint32_t h[5], const unsigned char *p, size_t n)
+{
+    const __m128i swap =
+        _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m128i abcd, e0;
+
+    /* A in the top lane, as the instructions want it. */
+    abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(void *)h), 0x1B);
+    e0 = _mm_set_epi32((int)h[4], 0, 0, 0);
+    for (; n > 0; n--, p += 64) {
+        __m128i w[4], abcd_save = abcd, prev = abcd, e;
+        int k = 0;
+
+        for (int i = 0; i < 4; i++)
+            w[i] = _mm_shuffle_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i)),
+                swap);
+        for (int j = 0; j < 5; j++)
+            GROUP4(0);
+        for (int j = 0; j < 5; j++)
+            GROUP4(1);
+        for (int j = 0; j < 5; j++)
+            GROUP4(2);
+        for (int j = 0; j < 5; j++)
+            GROUP4(3);
+        /* E after 80 rounds is A of round 76 rotated: add the saved E. */
+        e0 = _mm_sha1nexte_epu32(prev, e0);
+        abcd = _mm_add_epi32(abcd, abcd_save);
+    }
+    _mm_storeu_si128((__m128i *)(void *)h, _mm_shuffle_epi32(abcd, 0x1B));
+    h[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+
+/* 1 when the CPU has the SHA extensions, SSSE3 and SSE4.1. */
+static int
+cpu_has_sha(void)
+{
+    unsigned a, b, c, d;
+
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) ||
+        !(c & (1u << 19)))
+        return 0;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 29) & 1;
+}
+#endif
+
+/* -1: not decided yet; 0: portable code; 1: SHA extensions. */
+static int use_hw = -1;
+
+int
+rp_sha1_hardware(int allow)
+{
+#ifdef HAVE_SHA_NI
+    use_hw = allow ? cpu_has_sha() : 0;
+#else
+    (void)allow;
+    use_hw = 0;
+#endif
+    return use_hw;
+}
+
+/* Process 'n' whole 64-byte blocks. */
+static void
+blocks(uint32_t h[5], const unsigned char *p, size_t n)
+{
+    if (use_hw < 0)
+        rp_sha1_hardware(1);
+#ifdef HAVE_SHA_NI
+    if (use_hw) {
+        blocks_sha_ni(h, p, n);
+        return;
+    }
+#endif
+    for (; n > 0; n--, p += 64)
+        compress(h, p);
+}
+
 void
 rp_sha1_init(struct rp_sha1 *s)
 {
@@ -100,13 +207,13 @@ rp_sha1_update(struct rp_sha1 *s, const void *data, size_t n)
         n -= take;
         if (s->used < 64)
             return;
-        compress(s->h, s->blk);
+        blocks(s->h, s->blk, 1);
         s->used = 0;
     }
-    while (n >= 64) {
-        compress(s->h, p);
-        p += 64;
-        n -= 64;
+    if (n >= 64) {
+        blocks(s->h, p, n / 64);
+        p += n / 64 * 64;
+        n %= 64;
     }
     memcpy(s->blk, p, n);
     s->used = n;
@@ -121,13 +228,13 @@ rp_sha1_final(struct rp_sha1 *s, unsigned char out[RP_SHA1_LEN])
     s->blk[s->used++] = 0x80;
     if (s->used > 56) {
         memset(s->blk + s->used, 0, 64 - s->used);
-        compress(s->h, s->blk);
+        blocks(s->h, s->blk, 1);
         s->used = 0;
     }
     memset(s->blk + s->used, 0, 56 - s->used);
     for (i = 0; i < 8; i++)
         s->blk[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-    compress(s->h, s->blk);
+    blocks(s->h, s->blk, 1);
     for (i = 0; i < 5; i++) {
         out[4 * i] = (unsigned char)(s->h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);

@@ -19,6 +19,10 @@ struct rp_sha1 {
 void rp_sha1_init(struct rp_sha1 *s);
 void rp_sha1_update(struct rp_sha1 *s, const void *data, size_t n);
 void rp_sha1_final(struct rp_sha1 *s, unsigned char out[RP_SHA1_LEN]);
+/* Allow (1) or forbid (0) the CPU's SHA instructions, which are used by
+** default when present; returns 1 when they will be used.  For tests and
+** measurements: both paths give the same digests. */
+int rp_sha1_hardware(int allow);
 /* One-shot digest of 'n' bytes. */
 void rp_sha1(const void *data, size_t n, unsigned char out[RP_SHA1_LEN]);
 

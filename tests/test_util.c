@@ -43,6 +43,38 @@ START_TEST(test_util_sha1_vectors)
 }
 END_TEST
 
+/* The CPU's SHA instructions (when present) and the portable code give the
+** same digests, and the right ones, at every length around block edges. */
+START_TEST(test_util_sha1_both_paths)
+{
+    static unsigned char data[100000];
+    unsigned char a[RP_SHA1_LEN], b[RP_SHA1_LEN];
+    char h[41];
+    int hw;
+
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (unsigned char)(i * 31 + 7);
+    hw = rp_sha1_hardware(1);
+    for (int pass = 0; pass < 2; pass++) {
+        rp_sha1_hardware(pass == 0);
+        rp_sha1(data, 1000, a);
+        hex(h, a, sizeof(a));
+        ck_assert_str_eq(h, "414475341017ec91703435a6f290324818f983e9");
+        rp_sha1(data, 100000, a);
+        hex(h, a, sizeof(a));
+        ck_assert_str_eq(h, "35ab00c96f47c268b087d40d0dcd7245809f0d5c");
+    }
+    for (size_t n = 0; n < 300; n++) {
+        rp_sha1_hardware(0);
+        rp_sha1(data + n, n * 7, a);
+        rp_sha1_hardware(1);
+        rp_sha1(data + n, n * 7, b);
+        ck_assert_mem_eq(a, b, sizeof(a));
+    }
+    rp_sha1_hardware(hw);
+}
+END_TEST
+
 START_TEST(test_util_base64_round_trip)
 {
     struct rp_buf b, back;
@@ -241,6 +273,7 @@ util_suite(void)
     TCase *errors = tcase_create("errors");
 
     tcase_add_test(core, test_util_sha1_vectors);
+    tcase_add_test(core, test_util_sha1_both_paths);
     tcase_add_test(core, test_util_base64_round_trip);
     tcase_add_test(core, test_util_base64_long);
     tcase_add_test(core, test_util_utf8_rules);
