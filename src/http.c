@@ -79,6 +79,10 @@ rp_http_new(struct rp_http **out, const struct rp_http_options *opt,
         rp_http_free(h);
         return rp_error_set(err, RP_EIO, "libcurl: cannot create a handle");
     }
+    /* Keep a connection per request slot (and a few spare) open. */
+    if (opt->max_connections > 0)
+        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+                          (long)opt->max_connections);
     *out = h;
     return 0;
 }

@@ -20,6 +20,7 @@ struct rp_http_options {
     int insecure;            /* 1: do not verify the server's certificate */
     size_t max_response;     /* bytes of body kept per answer (0: 1 MiB) */
     int max_redirects;       /* 307/308 followed per request (0: 5) */
+    int max_connections;     /* connections kept open (0: libcurl's) */
 };
 
 /* What came back for one request.  Plain data: unit tests build these by

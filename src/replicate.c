@@ -682,16 +682,17 @@ loop_setup(struct loop *L, struct rp_error *err)
     so.batch_bytes = (size_t)cfg->batch_bytes;
     so.max_event_bytes = (size_t)cfg->max_event_bytes;
     so.max_in_flight = o->max_in_flight ? o->max_in_flight : 16;
-    /* Enough to keep every request slot busy with full batches, several
-    ** times over, and bounded whatever the store's size. */
-    so.max_buffer_bytes = so.batch_bytes * so.max_in_flight * 4;
-    if (so.max_buffer_bytes < (16u << 20))
-        so.max_buffer_bytes = 16u << 20;
-    so.max_buffer_events = so.batch_events * so.max_in_flight * 4;
+    /* Enough for a batch out and the next one filling on every stream
+    ** that sends, and bounded whatever the store's size: the bound counts
+    ** the event text and a cost per stream with a queue. */
+    so.max_buffer_bytes = 16u << 20;
+    if (so.max_buffer_bytes < so.batch_bytes * 3)
+        so.max_buffer_bytes = so.batch_bytes * 3;
+    so.max_buffer_events = so.batch_events * 3;
     if (so.max_buffer_events < 20000)
         so.max_buffer_events = 20000;
-    so.max_records = 100000;
-    so.max_streams = 100000;
+    so.max_records = so.max_buffer_events * 2;
+    so.max_streams = 200000;
     so.cluster = L->cluster;
     if ((rc = rp_sink_new(&L->sink, &so, NULL, err)) < 0)
         return rc;
@@ -702,6 +703,7 @@ loop_setup(struct loop *L, struct rp_error *err)
     ho.password = o->password;
     ho.cacert = o->cacert;
     ho.insecure = o->insecure;
+    ho.max_connections = (int)so.max_in_flight + 4;
     if ((rc = rp_http_new(&L->http, &ho, err)) < 0)
         return rc;
     L->nslots = so.max_in_flight;

@@ -15,6 +15,7 @@
 #define READ_PAGE 100    /* events per reconciling read (API maximum 4096) */
 #define MAX_RELEARN 8    /* write-read cycles without progress before a stop */
 #define BATCH_LIMIT 4096 /* events per append even if batch_events is more */
+#define STREAM_COST 1024 /* memory of a stream with a queue, for the bound */
 
 /* One queued event: its source position, id and JSON text in the stream's
 ** text buffer. */
@@ -51,18 +52,24 @@ struct stream {
     uint32_t last_index;
     struct qev *q; /* queue: q[qh..qn) */
     size_t qh, qn, qcap;
-    struct rp_buf text;    /* JSON of the queued events */
-    size_t batch_n;        /* events in the built batch, 0: none built */
-    int64_t batch_e;       /* expected version of the built batch */
-    enum op op;            /* see enum op */
-    int out;               /* 1 while 'req' is out */
-    int64_t read_target;   /* current version the target reported */
-    int relearn;           /* write-read cycles since the last progress */
-    struct rp_buf body;    /* the built batch's body */
-    struct rp_buf path;    /* the request's path and query */
-    struct rp_buf segment; /* the name, percent-encoded */
-    char ev_header[48];    /* "ES-ExpectedVersion: N" */
-    const char *headers[8];
+    struct rp_buf text;  /* JSON of the queued events */
+    size_t batch_n;      /* events in the built batch, 0: none built */
+    int64_t batch_e;     /* expected version of the built batch */
+    enum op op;          /* see enum op */
+    int out;             /* 1 while 'req' is out */
+    int64_t read_target; /* current version the target reported */
+    int relearn;         /* write-read cycles since the last progress */
+    struct active *act;  /* request state, only while one is built */
+};
+
+/* What a stream needs while it has a request built or out; allocated then
+** and freed when the stream goes idle, so that idle streams stay small. */
+struct active {
+    struct stream *owner;   /* the stream */
+    struct rp_buf body;     /* the built batch's body */
+    struct rp_buf path;     /* the request's path and query */
+    char ev_header[48];     /* "ES-ExpectedVersion: N" */
+    const char *headers[8]; /* the request's headers */
     struct rp_sink_req req; /* given out by rp_sink_next() */
 };
 
@@ -94,6 +101,7 @@ struct rp_sink {
     char **files; /* interned file names */
     size_t nfiles;
     size_t queued_events, queued_bytes, in_flight;
+    size_t busy_streams; /* streams with queued events */
     uint64_t backoff_until;
     unsigned failures;
     uint64_t outage_since;
@@ -174,9 +182,11 @@ stream_free(struct stream *st)
     free(st->name);
     free(st->q);
     rp_buf_dispose(&st->text);
-    rp_buf_dispose(&st->body);
-    rp_buf_dispose(&st->path);
-    rp_buf_dispose(&st->segment);
+    if (st->act != NULL) {
+        rp_buf_dispose(&st->act->body);
+        rp_buf_dispose(&st->act->path);
+        free(st->act);
+    }
     free(st);
 }
 
@@ -209,6 +219,22 @@ evict(struct rp_sink *s)
     }
 }
 
+/* An idle stream keeps its name and positions only. */
+static void
+shrink(struct stream *st)
+{
+    if (st->act != NULL) {
+        rp_buf_dispose(&st->act->body);
+        rp_buf_dispose(&st->act->path);
+        free(st->act);
+        st->act = NULL;
+    }
+    free(st->q);
+    st->q = NULL;
+    st->qh = st->qn = st->qcap = 0;
+    rp_buf_dispose(&st->text);
+}
+
 /* Put the stream in the list its state calls for.  A stream keeps its
 ** place when it stays in the same list (first come, first sent). */
 static void
@@ -229,6 +255,8 @@ schedule(struct rp_sink *s, struct stream *st)
         want = L_URGENT;
     else
         want = L_PARTIAL;
+    if (want == L_IDLE)
+        shrink(st);
     if (st->list == want)
         return;
     unlink_stream(s, st);
@@ -279,10 +307,6 @@ find_stream(struct rp_sink *s, const char *name, size_t n, int create)
     st->hash = h;
     st->version = VERSION_UNKNOWN;
     rp_buf_init(&st->text, 0);
-    rp_buf_init(&st->body, 0);
-    rp_buf_init(&st->path, 0);
-    rp_buf_init(&st->segment, 0);
-    rp_http_add_segment(&st->segment, name, n);
     st->hnext = s->buckets[h & (s->nbuckets - 1)];
     s->buckets[h & (s->nbuckets - 1)] = st;
     s->nstreams++;
@@ -481,7 +505,7 @@ push_event(struct stream *st, uint64_t sv, uint32_t index,
     struct qev *e;
 
     if (st->qn == st->qcap) {
-        st->qcap = st->qcap ? st->qcap * 2 : 8;
+        st->qcap = st->qcap ? st->qcap * 2 : 4;
         st->q = rp_xrealloc(st->q, st->qcap * sizeof(*st->q));
     }
     e = &st->q[st->qn++];
@@ -523,6 +547,8 @@ rp_sink_add_event(struct rp_sink *s, const struct rp_event *ev,
     off = st->text.len;
     if (rp_event_add_json(&st->text, ev) < 0)
         return rp_error_set(err, RP_ELIMIT, "out of buffer space");
+    if (queue_count(st) == 0)
+        s->busy_streams++;
     push_event(st, ev->store_version, ev->index, ev->id, off);
     r->pending++;
     s->queued_events++;
@@ -550,7 +576,8 @@ rp_sink_check_event(const struct rp_sink *s, const struct rp_record *rec,
 int
 rp_sink_full(const struct rp_sink *s)
 {
-    return s->queued_bytes >= s->opt.max_buffer_bytes ||
+    return s->queued_bytes + s->busy_streams * STREAM_COST >=
+               s->opt.max_buffer_bytes ||
            s->queued_events >= s->opt.max_buffer_events ||
            s->rcount >= s->opt.max_records;
 }
@@ -570,46 +597,48 @@ rp_sink_idle(const struct rp_sink *s)
 static void
 set_headers(struct rp_sink *s, struct stream *st, int post)
 {
+    struct active *a = st->act;
     size_t n = 0;
 
     if (post) {
-        st->headers[n++] =
+        a->headers[n++] =
             "Content-Type: application/vnd.eventstore.events+json";
-        snprintf(st->ev_header, sizeof(st->ev_header),
+        snprintf(a->ev_header, sizeof(a->ev_header),
                  "ES-ExpectedVersion: %" PRId64, st->batch_e);
-        st->headers[n++] = st->ev_header;
+        a->headers[n++] = a->ev_header;
     } else {
-        st->headers[n++] = "Accept: application/vnd.eventstore.atom+json";
-        st->headers[n++] = "ES-ResolveLinkTos: false";
+        a->headers[n++] = "Accept: application/vnd.eventstore.atom+json";
+        a->headers[n++] = "ES-ResolveLinkTos: false";
     }
     if (s->opt.cluster) {
-        st->headers[n++] = "ES-RequireLeader: True";
-        st->headers[n++] = "ES-RequireMaster: True";
+        a->headers[n++] = "ES-RequireLeader: True";
+        a->headers[n++] = "ES-RequireMaster: True";
     }
-    st->headers[n] = NULL;
-    st->req.headers = st->headers;
+    a->headers[n] = NULL;
+    a->req.headers = a->headers;
 }
 
 /* Build the next batch of the stream's queue with its expected version. */
 static void
 build_batch(struct rp_sink *s, struct stream *st)
 {
+    struct rp_buf *body = &st->act->body;
     size_t n = 0, bytes = 2;
 
-    rp_buf_reset(&st->body);
-    rp_buf_addc(&st->body, '[');
+    rp_buf_reset(body);
+    rp_buf_addc(body, '[');
     while (st->qh + n < st->qn && n < s->opt.batch_events) {
         const struct qev *e = &st->q[st->qh + n];
 
         if (n > 0 && bytes + e->len + 1 > s->opt.batch_bytes)
             break;
         if (n > 0)
-            rp_buf_addc(&st->body, ',');
-        rp_buf_add(&st->body, st->text.data + e->off, e->len);
+            rp_buf_addc(body, ',');
+        rp_buf_add(body, st->text.data + e->off, e->len);
         bytes += e->len + (n > 0);
         n++;
     }
-    rp_buf_addc(&st->body, ']');
+    rp_buf_addc(body, ']');
     st->batch_n = n;
     st->batch_e = st->version == VERSION_UNKNOWN ? -1 : st->version;
 }
@@ -617,11 +646,13 @@ build_batch(struct rp_sink *s, struct stream *st)
 static void
 set_path(struct stream *st, const char *tail)
 {
-    rp_buf_reset(&st->path);
-    rp_buf_adds(&st->path, "/streams/");
-    rp_buf_add(&st->path, st->segment.data, st->segment.len);
-    rp_buf_adds(&st->path, tail);
-    st->req.path = st->path.data;
+    struct rp_buf *path = &st->act->path;
+
+    rp_buf_reset(path);
+    rp_buf_adds(path, "/streams/");
+    rp_http_add_segment(path, st->name, st->name_len);
+    rp_buf_adds(path, tail);
+    st->act->req.path = path->data;
 }
 
 struct rp_sink_req *
@@ -641,6 +672,12 @@ rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush)
     if (st == NULL)
         return NULL;
     unlink_stream(s, st);
+    if (st->act == NULL) {
+        st->act = rp_xcalloc(1, sizeof(*st->act));
+        st->act->owner = st;
+        rp_buf_init(&st->act->body, 0);
+        rp_buf_init(&st->act->path, 0);
+    }
     switch (st->op) {
     case OP_NONE:
         build_batch(s, st);
@@ -649,16 +686,16 @@ rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush)
     case OP_APPEND:
         set_path(st, "");
         set_headers(s, st, 1);
-        st->req.post = 1;
-        st->req.body = st->body.data;
-        st->req.body_len = st->body.len;
+        st->act->req.post = 1;
+        st->act->req.body = st->act->body.data;
+        st->act->req.body_len = st->act->body.len;
         break;
     case OP_READ_HEAD:
         set_path(st, "/head/backward/1?embed=body");
         set_headers(s, st, 0);
-        st->req.post = 0;
-        st->req.body = NULL;
-        st->req.body_len = 0;
+        st->act->req.post = 0;
+        st->act->req.body = NULL;
+        st->act->req.body_len = 0;
         s->stats.reads++;
         break;
     case OP_READ_FWD: {
@@ -673,16 +710,16 @@ rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush)
                  "/%" PRId64 "/forward/%" PRId64 "?embed=body", from, want);
         set_path(st, tail);
         set_headers(s, st, 0);
-        st->req.post = 0;
-        st->req.body = NULL;
-        st->req.body_len = 0;
+        st->act->req.post = 0;
+        st->act->req.body = NULL;
+        st->act->req.body_len = 0;
         s->stats.reads++;
         break;
     }
     }
     st->out = 1;
     s->in_flight++;
-    return &st->req;
+    return &st->act->req;
 }
 
 uint64_t
@@ -699,7 +736,8 @@ rp_sink_wait_ms(const struct rp_sink *s, uint64_t now_ms)
 static struct stream *
 req_stream(struct rp_sink_req *req)
 {
-    return (struct stream *)((char *)req - offsetof(struct stream, req));
+    return ((struct active *)((char *)req - offsetof(struct active, req)))
+        ->owner;
 }
 
 /* Describe the record of the stream's first queued event for messages. */
@@ -834,6 +872,8 @@ ack_front(struct rp_sink *s, struct stream *st, size_t n, int skipped)
     }
     st->qh += n;
     if (st->qh == st->qn) {
+        if (n > 0)
+            s->busy_streams--;
         st->qh = st->qn = 0;
         rp_buf_reset(&st->text);
     } else if (st->qh >= 64 && st->qh * 2 >= st->qn) {
@@ -1309,6 +1349,7 @@ rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
     if (!st->out && st->op == OP_NONE && queue_count(st) > 0) {
         s->queued_events -= queue_count(st);
         s->queued_bytes -= queue_bytes(st);
+        s->busy_streams--;
         st->qh = st->qn = 0;
         rp_buf_reset(&st->text);
     } else if (queue_count(st) > st->batch_n) {
@@ -1326,6 +1367,8 @@ rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
     off = st->text.len;
     if (rp_event_add_json(&st->text, &ev) < 0)
         return rp_error_set(err, RP_ELIMIT, "out of buffer space");
+    if (queue_count(st) == 0)
+        s->busy_streams++;
     push_event(st, 0, 0, id, off);
     s->queued_events++;
     s->queued_bytes += st->q[st->qn - 1].len;
