@@ -35,7 +35,8 @@ static const struct setting settings[] = {
     {"store", STRING, FIELD(store), 0, 0, 0,
      "DIR  folder of the Lokad store to read"},
     {"target", STRING, FIELD(target), 0, 0, 0,
-     "URL  EventStoreDB base URL (http://host:2113)"},
+     "URL[,URL]  EventStoreDB base URL (http://host:2113); several: a "
+     "cluster"},
     {"source_id", STRING, FIELD(source_id), 0, 0, 0,
      "ID  source name in event ids and metadata (default: store folder name)"},
     {"source_metadata", BOOL, FIELD(source_metadata), 0, 0, 0,
@@ -56,6 +57,21 @@ static const struct setting settings[] = {
      "FILE  local checkpoint file"},
     {"log_level", LEVEL, FIELD(log_level), 0, 0, 0,
      "LEVEL  error, warn, info or debug (info)"},
+    {"max_in_flight", NUMBER, FIELD(max_in_flight), 1, 1024, 0,
+     "N  requests out at once, one per stream (16)"},
+    {"gossip_seed", STRING, FIELD(gossip_seed), 0, 0, 0,
+     "URL[,URL]  cluster nodes to ask for the leader (GET /gossip)"},
+    {"credentials", STRING, FIELD(credentials), 0, 0, 0,
+     "FILE  'user:password' on one line (else env REPLICATOR_USER and "
+     "REPLICATOR_PASSWORD)"},
+    {"cacert", STRING, FIELD(cacert), 0, 0, 0,
+     "FILE  CA certificates that verify an https target"},
+    {"insecure_skip_tls_verify", BOOL, FIELD(insecure_skip_tls_verify), 0, 0, 0,
+     "do not verify the target's TLS certificate (default: verify)"},
+    {"connect_timeout_ms", NUMBER, FIELD(connect_timeout_ms), 1, 3600000, 0,
+     "MS  connection set-up limit (5000)"},
+    {"request_timeout_ms", NUMBER, FIELD(request_timeout_ms), 1, 3600000, 0,
+     "MS  limit of one request (30000)"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -72,6 +88,9 @@ rp_config_init(struct rp_config *cfg)
     cfg->batch_bytes = 1 * MIB;
     cfg->poll_ms = 500;
     cfg->log_level = RP_LOG_INFO;
+    cfg->max_in_flight = 16;
+    cfg->connect_timeout_ms = 5000;
+    cfg->request_timeout_ms = 30000;
 }
 
 void
