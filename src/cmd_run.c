@@ -16,15 +16,8 @@
 
 /* Options of run itself; the settings go to struct rp_config. */
 struct options {
-    char *gossip_seeds;     /* --gossip-seed URL[,URL...] */
-    uint64_t max_in_flight; /* --max-in-flight N */
-    char *credentials;      /* --credentials FILE */
-    char *cacert;           /* --cacert FILE */
-    int insecure;           /* --insecure-skip-tls-verify */
-    uint64_t connect_ms;    /* --connect-timeout-ms N */
-    uint64_t request_ms;    /* --request-timeout-ms N */
-    int until_caught_up;    /* --until-caught-up */
-    int help;               /* --help */
+    int until_caught_up; /* --until-caught-up */
+    int help;            /* --help */
 };
 
 static void
@@ -37,50 +30,16 @@ usage(FILE *out)
             "store: every\nrecord is converted by the script's convert() and "
             "its events appended over\nthe HTTP API, exactly once and in "
             "order, while the store grows.\n\n"
-            "  --until-caught-up          exit 0 once every record of the "
-            "store is\n"
-            "                             acknowledged (an unreachable "
-            "target is waited for)\n"
-            "  --gossip-seed URL[,URL]    cluster nodes to ask for the "
-            "leader (GET /gossip)\n"
-            "  --max-in-flight N          requests out at once, one per "
-            "stream (16)\n"
-            "  --credentials FILE         'user:password' on one line "
-            "(else the environment:\n"
-            "                             REPLICATOR_USER, "
-            "REPLICATOR_PASSWORD)\n"
-            "  --cacert FILE              CA certificates to verify https "
-            "targets\n"
-            "  --insecure-skip-tls-verify do not verify the target's "
-            "certificate\n"
-            "  --connect-timeout-ms N     (5000)\n"
-            "  --request-timeout-ms N     (30000)\n\n"
+            "  --until-caught-up  exit 0 once every record of the store is "
+            "acknowledged\n"
+            "                     (an unreachable target is waited for, and "
+            "reported)\n\n"
             "settings (flags override the script's config table):\n");
     rp_config_usage(out);
     fprintf(out,
             "\nExit status: 0 after --until-caught-up caught up or after "
             "SIGINT/SIGTERM\n(checkpoint saved); 1 when an error stopped the "
             "run; 2 on usage errors.\n");
-}
-
-static int
-parse_number(const char *flag, const char *text, uint64_t min, uint64_t max,
-             uint64_t *out, struct rp_error *err)
-{
-    unsigned long long n;
-    char *end;
-
-    errno = 0;
-    n = strtoull(text, &end, 10);
-    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 ||
-        n < min || n > max)
-        return rp_error_set(err, RP_EINVAL,
-                            "%s needs a whole number from %llu to %llu, not "
-                            "'%s'",
-                            flag, (unsigned long long)min,
-                            (unsigned long long)max, text);
-    *out = n;
-    return 0;
 }
 
 /* Parse the command line into 'o' and 'cfg'.  Run twice: before the script
@@ -91,7 +50,6 @@ parse_args(struct options *o, struct rp_config *cfg, int argc, char **argv,
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
 
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -100,38 +58,6 @@ parse_args(struct options *o, struct rp_config *cfg, int argc, char **argv,
         }
         if (strcmp(a, "--until-caught-up") == 0) {
             o->until_caught_up = 1;
-            continue;
-        }
-        if (strcmp(a, "--insecure-skip-tls-verify") == 0) {
-            o->insecure = 1;
-            continue;
-        }
-        if (strcmp(a, "--gossip-seed") == 0 ||
-            strcmp(a, "--credentials") == 0 || strcmp(a, "--cacert") == 0) {
-            char **dst = a[2] == 'g'   ? &o->gossip_seeds
-                         : a[3] == 'r' ? &o->credentials
-                                       : &o->cacert;
-
-            if (v == NULL)
-                return rp_error_set(err, RP_EINVAL, "%s needs a value", a);
-            free(*dst);
-            *dst = rp_xstrdup(v);
-            i++;
-            continue;
-        }
-        if (strcmp(a, "--max-in-flight") == 0 ||
-            strcmp(a, "--connect-timeout-ms") == 0 ||
-            strcmp(a, "--request-timeout-ms") == 0) {
-            uint64_t *dst = a[2] == 'm'   ? &o->max_in_flight
-                            : a[2] == 'c' ? &o->connect_ms
-                                          : &o->request_ms;
-
-            if (v == NULL)
-                return rp_error_set(err, RP_EINVAL, "%s needs a value", a);
-            rc = parse_number(a, v, 1, a[2] == 'm' ? 1024 : 3600000, dst, err);
-            if (rc < 0)
-                return rc;
-            i++;
             continue;
         }
         if (strcmp(a, "--password") == 0 || strcmp(a, "--user") == 0)
@@ -152,18 +78,18 @@ parse_args(struct options *o, struct rp_config *cfg, int argc, char **argv,
 ** first line), else REPLICATOR_USER / REPLICATOR_PASSWORD.  *user and
 ** *password are heap strings (NULL: anonymous). */
 static int
-credentials(const struct options *o, char **user, char **password,
+credentials(const struct rp_config *cfg, char **user, char **password,
             struct rp_error *err)
 {
     *user = *password = NULL;
-    if (o->credentials != NULL) {
+    if (cfg->credentials != NULL) {
         struct rp_buf b;
         char *colon;
         size_t n;
         int rc;
 
         rp_buf_init(&b, 4096);
-        rc = rp_read_file(&b, o->credentials, err);
+        rc = rp_read_file(&b, cfg->credentials, err);
         if (rc < 0) {
             rp_buf_dispose(&b);
             return rp_error_prefix(err, "--credentials");
@@ -177,7 +103,7 @@ credentials(const struct options *o, char **user, char **password,
             return rp_error_set(err, RP_EINVAL,
                                 "--credentials %s: the first line must be "
                                 "user:password",
-                                o->credentials);
+                                cfg->credentials);
         }
         *user = rp_xstrndup(b.data, (size_t)(colon - b.data));
         *password = rp_xstrndup(colon + 1, n - (size_t)(colon + 1 - b.data));
@@ -254,14 +180,14 @@ rp_cmd_run(int argc, char **argv)
         status = 2;
         goto done;
     }
-    if (cfg.target == NULL && o.gossip_seeds == NULL) {
+    if (cfg.target == NULL && cfg.gossip_seed == NULL) {
         rp_log(RP_LOG_ERROR,
                "run: no target: set config.target in %s or give --target URL",
                cfg.script);
         status = 2;
         goto done;
     }
-    if (credentials(&o, &user, &password, &err) != 0) {
+    if (credentials(&cfg, &user, &password, &err) != 0) {
         rp_log(RP_LOG_ERROR, "run: %s", err.msg);
         status = 2;
         goto done;
@@ -270,17 +196,17 @@ rp_cmd_run(int argc, char **argv)
     memset(&ro, 0, sizeof(ro));
     ro.cfg = &cfg;
     ro.targets = cfg.target;
-    ro.gossip_seeds = o.gossip_seeds;
-    ro.max_in_flight = o.max_in_flight ? (size_t)o.max_in_flight : 16;
+    ro.gossip_seeds = cfg.gossip_seed;
+    ro.max_in_flight = (size_t)cfg.max_in_flight;
     ro.username = user;
     ro.password = password;
-    ro.cacert = o.cacert;
-    ro.insecure = o.insecure;
-    ro.connect_timeout_ms = (long)o.connect_ms;
-    ro.request_timeout_ms = (long)o.request_ms;
+    ro.cacert = cfg.cacert;
+    ro.insecure = cfg.insecure_skip_tls_verify;
+    ro.connect_timeout_ms = (long)cfg.connect_timeout_ms;
+    ro.request_timeout_ms = (long)cfg.request_timeout_ms;
     ro.until_caught_up = o.until_caught_up;
     ro.progress = isatty(STDERR_FILENO) && rp_log_enabled(RP_LOG_INFO);
-    if (o.insecure)
+    if (cfg.insecure_skip_tls_verify)
         rp_log(RP_LOG_WARN, "TLS certificates of the target are not verified "
                             "(--insecure-skip-tls-verify)");
     switch (rp_replicate_run(s, &ro, &err)) {
@@ -297,9 +223,6 @@ rp_cmd_run(int argc, char **argv)
 done:
     wipe(user);
     wipe(password);
-    free(o.gossip_seeds);
-    free(o.credentials);
-    free(o.cacert);
     rp_script_free(s);
     rp_config_dispose(&cfg);
     return status;
