@@ -4,6 +4,7 @@ content types and header values (22-23), body validation and data handling
 (24-27) and deletes (28-29)."""
 import json
 import re
+import threading
 import unittest
 
 from emuclient import (APP_JSON, EVENTS_JSON, MAX_EVENT, OCTET, EmuTestCase,
@@ -37,6 +38,59 @@ class AppendBasics:
         self.assertEqual(loc, "%s/streams/%s/0" % (self.emu.url, quote(s)))
         self.assertIn("a%24b%20c-", loc)
         self.assertEqual(self.emu.dump_stream(s)[0]["stream"], s)
+
+    def test_b01_location_escapes_utf8_and_slash(self):
+        for name, escaped in [("str\u00fcm", "str%C3%BCm"), ("a/b", "a%2Fb"),
+                              ("x@y", None)]:
+            s = fresh(name)
+            r = self.emu.append(s, [ev()])
+            self.assertCreated(r, self.emu, s, 0)
+            if escaped:
+                self.assertIn("/streams/" + escaped + "-", r.header("Location"))
+            self.assertEqual(self.emu.dump_stream(s)[0]["stream"], s)
+
+    # 2
+    def test_b02_big_batch_is_contiguous(self):
+        s = fresh()
+        ids = [new_id() for _ in range(3000)]
+        self.assertCreated(self.emu.append(s, [ev(i) for i in ids], -1,
+                                           timeout=20), self.emu, s, 0)
+        d = self.emu.dump_stream(s)
+        self.assertEqual([x["eventId"] for x in d], ids)
+        self.assertEqual([x["eventNumber"] for x in d], list(range(3000)))
+
+    def test_b02_concurrent_appends(self):
+        # racing -2 appends all land, contiguous; racing -1 appends: one wins
+        s, t = fresh(), fresh()
+        results = []
+        lock = threading.Lock()
+
+        def worker(k):
+            mine = []
+            for _ in range(10):
+                mine.append(self.emu.append(s, [ev(), ev()]))
+            first = self.emu.append(t, [ev()], -1)
+            with lock:
+                results.append((mine, first))
+
+        threads = [threading.Thread(target=worker, args=(k,))
+                   for k in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        self.assertEqual(len(results), 8)
+        starts = sorted(int(r.header("Location").rsplit("/", 1)[1])
+                        for mine, _ in results for r in mine)
+        self.assertEqual(starts, list(range(0, 160, 2)))
+        self.assertEqual([x["eventNumber"] for x in self.emu.dump_stream(s)],
+                         list(range(160)))
+        firsts = [f for _, f in results]
+        self.assertEqual(sorted(f.status for f in firsts), [201] + [400] * 7)
+        for f in firsts:
+            if f.status == 400:
+                self.assertWEV(f, 0, v25=self.V25)
+        self.assertEqual(len(self.emu.dump_stream(t)), 1)
 
     # 2
     def test_b02_numbers_are_contiguous(self):
@@ -436,6 +490,21 @@ class BodyValidation:
                                         "data": {}}]).encode())
         self.check_invalid(json.dumps([{"eventId": new_id(), "eventType": "",
                                         "data": {}}]).encode())
+
+    def test_b24_elements_not_objects(self):
+        self.check_invalid(b"[1, 2]", "Write request body invalid.")
+        self.check_invalid(b'["x"]', "Write request body invalid.")
+
+    def test_b24_null_id_or_type(self):
+        self.check_invalid(json.dumps([{"eventId": None, "eventType": "T",
+                                        "data": {}}]).encode())
+        self.check_invalid(json.dumps([{"eventId": new_id(),
+                                        "eventType": None}]).encode())
+
+    def test_b24_one_bad_event_refuses_the_batch(self):
+        self.check_invalid(json.dumps([ev(), ev(), {"eventId": "bad",
+                                                    "eventType": "T"}])
+                           .encode(), "Write request body invalid.")
 
     def test_b24_zero_event_id(self):
         self.check_invalid(json.dumps(

@@ -5,7 +5,7 @@ import json
 import unittest
 
 from emuclient import (ADMIN, APP_JSON, EVENTS_JSON, KURRENT_EVENTS_JSON,
-                       EmuTestCase, ev, fresh, new_id, quote)
+                       EmuTestCase, basic, ev, fresh, new_id, quote)
 
 
 class Auth(EmuTestCase):
@@ -19,7 +19,7 @@ class Auth(EmuTestCase):
     def tearDownClass(cls):
         pass
 
-    def bad_credentials(self, emu):
+    def bad_credentials(self, emu, strict_scheme=True):
         s = fresh()
         for auth in [("admin", "wrong"), ("nobody", "changeit"),
                      ("admin", ""), ("admin", "changeit ")]:
@@ -27,8 +27,13 @@ class Auth(EmuTestCase):
             self.assertStatus(r, 401, repr(auth))
             r = emu.get("/streams/" + quote(s), auth=auth)
             self.assertStatus(r, 401, repr(auth))
-        for raw in ["Basic !!!notbase64", "Basic", "Bearer abc",
-                    "Basic " + "YWRtaW4="]:       # "admin", no colon
+        good = basic(*ADMIN).split(" ", 1)[1]
+        raws = ["Basic !!!notbase64", "Basic",
+                "Basic " + "YWRtaW4="]          # "admin", no colon
+        if strict_scheme:
+            # 20.6+: the scheme must be exactly "Basic" (spec 8)
+            raws += ["basic " + good, "BASIC " + good, "Bearer abc"]
+        for raw in raws:
             r = emu.request("POST", "/streams/" + quote(s), json.dumps([ev()]),
                             [("Content-Type", EVENTS_JSON),
                              ("Authorization", raw)], auth=None)
@@ -53,7 +58,8 @@ class Auth(EmuTestCase):
     def test_b37_bad_credentials_in_every_profile(self):
         for profile in ["v5", "v20", "v25"]:
             with self.subTest(profile=profile):
-                self.bad_credentials(self.start_emu(["--profile", profile]))
+                self.bad_credentials(self.start_emu(["--profile", profile]),
+                                     strict_scheme=profile != "v5")
 
     def test_b37_auth_flag_replaces_users(self):
         emu = self.start_emu(["--profile", "v23", "--auth", "repl:s3:cr:et"])

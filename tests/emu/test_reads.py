@@ -297,6 +297,9 @@ class Feed(EmuTestCase):
         r = self.emu.get("/streams/%s/1" % quote(s), accept=APP_JSON)
         self.assertStatus(r, 200)
         self.assertEqual(r.json(), "just text")
+        r = self.emu.get("/streams/%s/head" % quote(s), accept=OCTET)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.body, raw)
         for n in [3, 99]:
             self.assertStatus(self.emu.read_bytes(s, n), 404)
             self.assertStatus(self.emu.get("/streams/%s/%d" % (quote(s), n),
@@ -348,6 +351,12 @@ class Links(EmuTestCase):
         doc = self.emu.feed(lnk, "", "body",
                             [("ES-ResolveLinkTos", "false")]).json()
         self.assertIsNone(doc["entries"][1].get("data"))
+        # single-event reads resolve by default too
+        r = self.emu.read_bytes(lnk, 0)
+        self.assertEqual(json.loads(r.body), {"k": 1})
+        r = self.emu.get("/streams/%s/0" % quote(lnk), accept=OCTET,
+                         headers=[("ES-ResolveLinkTos", "false")])
+        self.assertEqual(r.body, ("1@" + t).encode())
         d = self.emu.dump_stream(lnk)
         self.assertEqual([x["data"] for x in d], ["1@" + t, "2@" + t])
         self.assertEqual([x["eventType"] for x in d], ["$>", "$>"])
