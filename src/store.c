@@ -43,8 +43,17 @@ struct frame {
     const unsigned char *data;
     size_t data_len;
     const unsigned char *hash;
-    uint64_t end; /* file offset just after the frame */
+    size_t hash_len; /* 20, or fewer for a torn V1 hash (RP_STORE_V1_NO_HASH) */
+    uint64_t end;    /* file offset just after the frame */
 };
+
+/* The frame's stored hash, zero-filled when torn. */
+static void
+frame_hash(const struct frame *f, unsigned char out[RP_SHA1_LEN])
+{
+    memset(out, 0, RP_SHA1_LEN);
+    memcpy(out, f->hash, f->hash_len);
+}
 
 /* One key of the per-key count map. */
 struct count_entry {
@@ -521,7 +530,10 @@ parse_frame(struct rp_store *st, uint64_t off, int fmt, struct frame *f,
             f->data = p + at;
             f->data_len = dlen;
             f->hash = p + at + dlen;
-            f->end = st->size;
+            f->hash_len = hlen;
+            /* The frame's true end, past the file's end for now: reading
+            ** goes on from there if the rest of the hash arrives. */
+            f->end = off + total;
         }
         return 0;
     }
@@ -532,6 +544,7 @@ parse_frame(struct rp_store *st, uint64_t off, int fmt, struct frame *f,
     f->data = p + at;
     f->data_len = dlen;
     f->hash = p + at + dlen;
+    f->hash_len = RP_SHA1_LEN;
     f->end = off + total;
     if (zero && all_zero(f->hash, 20)) {
         f->kind = FR_ZERO;
@@ -601,7 +614,7 @@ parse_detect(struct rp_store *st, uint64_t off, struct frame *f,
 static void
 finish_file(struct rp_store *st, const struct frame *f)
 {
-    uint64_t rest = st->size - st->off;
+    uint64_t rest = st->off < st->size ? st->size - st->off : 0;
 
     if (f != NULL && f->kind == FR_INCOMPLETE && rest < 30) {
         const unsigned char *p;
@@ -824,12 +837,12 @@ rp_store_next(struct rp_store *st, struct rp_record *rec, struct rp_error *err)
         rec->file = st->cur;
         rec->offset = st->off;
         rec->end = f.end;
-        memcpy(rec->sha1, f.hash, RP_SHA1_LEN);
+        frame_hash(&f, rec->sha1);
         st->pos.store_version = st->store_version;
         memcpy(st->pos.file, st->cur, sizeof(st->pos.file));
         st->pos.offset = st->off;
         st->pos.end = f.end;
-        memcpy(st->pos.sha1, f.hash, RP_SHA1_LEN);
+        memcpy(st->pos.sha1, rec->sha1, RP_SHA1_LEN);
         st->off = f.end;
     }
     return 1;
@@ -877,6 +890,7 @@ rp_store_seek(struct rp_store *st, const struct rp_store_pos *pos,
               struct rp_error *err)
 {
     struct frame f;
+    unsigned char hash[RP_SHA1_LEN];
     int listed = 1, rc;
     size_t n = strnlen(pos->file, sizeof(pos->file));
 
@@ -923,7 +937,8 @@ rp_store_seek(struct rp_store *st, const struct rp_store_pos *pos,
                                              : "no frame there");
         goto fail;
     }
-    if (f.end != pos->end || memcmp(f.hash, pos->sha1, RP_SHA1_LEN) != 0) {
+    frame_hash(&f, hash);
+    if (f.end != pos->end || memcmp(hash, pos->sha1, RP_SHA1_LEN) != 0) {
         rc = rp_error_set(err, RP_EFORMAT,
                           "store %s: file %s offset %" PRIu64
                           ": the saved position (store version %" PRIu64

@@ -668,6 +668,43 @@ START_TEST(test_store_v1_no_hash)
 }
 END_TEST
 
+/* .NET V1 accepts a last frame whose hash is torn (spec 7.1 b); reading
+** goes on at the frame's true end when the rest arrives. */
+START_TEST(test_store_v1_torn_hash)
+{
+    struct bytes b = {0}, more = {0};
+    struct rp_store *st = NULL;
+    struct rp_error err = {0};
+    struct rp_record rec;
+    size_t cut;
+
+    put_frame_fmt(&b, 1, 1, "a", 1, "abc", 3);
+    put_frame_fmt(&b, 1, 2, "a", 1, "def", 3);
+    cut = b.n - 13;
+    write_file(F1, b.p, cut, "wb");
+    ck_assert_int_eq(rp_store_open(&st, tmpdir, &err), 0);
+    rp_store_set_options(st, RP_STORE_V1_NO_HASH);
+    ck_assert_int_eq(rp_store_next(st, &rec, &err), 1);
+    ck_assert_int_eq(rp_store_next(st, &rec, &err), 1);
+    ck_assert_uint_eq(rec.store_version, 2);
+    ck_assert_uint_eq(rec.end, b.n);
+    ck_assert_mem_eq(rec.sha1, b.p + b.n - 20, 7);
+    ck_assert_mem_eq(rec.sha1 + 7, "\0\0\0\0\0\0\0\0\0\0\0\0\0", 13);
+    ck_assert_int_eq(rp_store_next(st, &rec, &err), 0);
+    put(&more, b.p + cut, 13);
+    put_frame_fmt(&more, 1, 3, "a", 1, "ghi", 3);
+    write_file(F1, more.p, more.n, "ab");
+    ck_assert_int_eq(rp_store_next(st, &rec, &err), 1);
+    ck_assert_uint_eq(rec.store_version, 3);
+    ck_assert_uint_eq(rec.offset, b.n);
+    ck_assert_mem_eq(rec.data, "ghi", 3);
+    ck_assert_uint_eq(rp_store_warnings(st), 0);
+    rp_store_close(st);
+    free(b.p);
+    free(more.p);
+}
+END_TEST
+
 /* Names: .dat in any case, byte-wise order, top level only, no other
 ** files; mixed digit counts are reported. */
 START_TEST(test_store_file_names)
@@ -1077,6 +1114,7 @@ store_suite(void)
     tcase_add_loop_test(errors, test_store_first_frame_bad, 0, 4);
     tcase_add_loop_test(errors, test_store_r2_bad_frames, 0, 9);
     tcase_add_test(errors, test_store_v1_no_hash);
+    tcase_add_test(errors, test_store_v1_torn_hash);
     tcase_add_test(errors, test_store_live_shrink_and_vanish);
     tcase_add_test(errors, test_store_seek_bad_hints);
     tcase_add_test(errors, test_store_open_errors);
