@@ -930,9 +930,11 @@ add_event(lua_State *L, struct rp_script *s, int ev,
         e.metadata_len > s->max_event_bytes - raw_len)
         return refuse(s,
                       "event %u is too large: %zu bytes of data and %zu of "
-                      "metadata, the limit is %llu (max_event_bytes)",
+                      "metadata, the limit is %llu (max_event_bytes), "
+                      "stream '%.*s'",
                       index, raw_len, e.metadata_len,
-                      (unsigned long long)s->max_event_bytes);
+                      (unsigned long long)s->max_event_bytes,
+                      (int)(e.stream_len < 200 ? e.stream_len : 200), e.stream);
     rp_events_add(s->out, &e);
     lua_settop(L, top);
     return 1;
