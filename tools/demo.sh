@@ -7,9 +7,9 @@ set -eu
 cd "$(dirname "$0")/.."
 bin=${RP_BIN_DIR:-bin}
 demo=${DEMO_DIR:-demo}
-sample=${DEMO_SAMPLE:-examples/sample-tapes.jsonl}
+sample=${DEMO_SAMPLE:-examples/sample-store.jsonl}
 script=${DEMO_SCRIPT:-examples/per-aggregate.lua}
-store=$demo/sample-tapes
+store=$demo/sample-store
 emu_pid=
 
 say() { printf '\n== %s\n' "$*"; }
@@ -69,7 +69,8 @@ with urllib.request.urlopen(url + "/_emu/dump") as r:
 streams = {}
 for e in events:
     streams.setdefault(e["stream"], []).append(e)
-print("%d events in %d streams:" % (len(events), len(streams)))
+print("%d events in %d streams (replicator-checkpoint-*: where the "
+      "replicator stands):" % (len(events), len(streams)))
 for s in sorted(streams):
     types = sorted({e["eventType"] for e in streams[s]})
     print("  %-40s %4d  %s" % (s, len(streams[s]), ", ".join(types)))
@@ -88,9 +89,10 @@ if first:
         headers={"Accept": "application/vnd.eventstore.atom+json"})
     with urllib.request.urlopen(req) as r:
         feed = json.load(r)
-    print("\nits stream's feed (GET /streams/%s): %d entries, head of stream: %s"
-          % (first["stream"], len(feed.get("entries", [])),
-             feed.get("headOfStream")))
+    print("\nits stream as a client reads it (GET /streams/%s?embed=body, "
+          "newest first):" % first["stream"])
+    for entry in feed.get("entries", []):
+        print("  %-20s %s" % (entry.get("title"), entry.get("eventType")))
 EOF
 
 say "stop the emulator"

@@ -175,7 +175,7 @@ class FailureTest(rptest.TestCase):
         want = rptest.dry_run(self.script, self.store, ["--count", "20"])
         emu = rptest.Emulator(self)
         p = rptest.run(self.args(emu.url), cwd=self.dir)
-        self.assertStop(p, "customer:2", "21")
+        self.assertStop(p, "customer:2", "customer-2", "21")
         self.assertRegex(p.stderr.lower(), r"413|too large|limit")
         have = emu.dump()
         self.assertPrefixes(want, have)
@@ -186,6 +186,46 @@ class FailureTest(rptest.TestCase):
         have_ids = {e["eventId"].lower() for e in have}
         self.assertTrue(all(e["eventId"].lower() in have_ids for e in want),
                         "events before the refused record are missing")
+
+    def server_too_large(self, write_on_413):
+        """An event under the local limit as sent, over the server's once
+        the server has re-indented it: the server's 413 stops the run."""
+        wide = {"k%07d" % i: 1 for i in range(300000)}
+        records = [rptest.record("customer:2", rptest.message_set(
+            [("Lokad.SaaS/CustomerRenamed", json.dumps(wide))]))]
+        self.prepare(20, records)
+        rptest.import_records(self.store, rptest.workload(self.rng, 10, 22))
+        want = self.expected()
+        bad = [e for e in want if e["storeVersion"] == 21]
+        self.assertEqual(len(bad), 1)
+        emu = rptest.Emulator(self)
+        emu.switches(write_on_413=write_on_413)
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertStop(p, "customer:2", "customer-2", "21", "413")
+        self.assertIn("too large", p.stderr.lower())
+        have = emu.dump()
+        self.assertPrefixes(want, have)
+        before = {e["eventId"].lower() for e in want if e["storeVersion"] < 21}
+        self.assertTrue(before <= {e["eventId"].lower() for e in have},
+                        "events before the refused record are missing")
+        return emu, want, bad[0]
+
+    def test_failure_event_too_large_for_server(self):
+        emu, want, bad = self.server_too_large(False)
+        self.assertNotIn(bad["eventId"].lower(),
+                         {e["eventId"].lower() for e in emu.dump()})
+
+    def test_failure_event_too_large_written_anyway(self):
+        """A server that writes the batch it answers 413 to (spec 4.4): a
+        second run must not write the event again."""
+        emu, want, bad = self.server_too_large(True)
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        have = emu.dump()
+        self.assertPrefixes(want, have)
+        if p.returncode == 0:
+            self.assertSameEvents(want, have)
+        else:
+            self.assertStop(p, "customer-2")
 
     def test_failure_stream_written_by_someone_else(self):
         self.prepare(30)
