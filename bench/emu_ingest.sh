@@ -17,5 +17,13 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$fifo"' EXIT INT TERM
 read -r url <"$fifo"
 port=${url##*:}
-"$out/emu_ingest" "$port" "${1:-2}" "${2:-5}" "${3:-500}" "${4:-200}"
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+before=$(cpu)
+"$out/emu_ingest" "$port" "${1:-2}" "${2:-5}" "${3:-500}" "${4:-200}" |
+    tee "$out/emu_ingest.last"
+after=$(cpu)
+events=$(awk '{print $1}' "$out/emu_ingest.last")
+awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$events" 'BEGIN {
+    s = t / hz; if (s > 0) printf "emulator CPU time %.2f s: %.0f events per CPU second\n", s, n / s }'
 ps -o rss= -p $pid | awk '{printf "emulator RSS after the run: %.0f MiB\n", $1/1024}'
+uptime

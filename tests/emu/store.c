@@ -12,8 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json.h"
-
 #define CHUNK_SIZE (1u << 20)
 
 /* Arena chunk holding event bytes. */
@@ -365,17 +363,61 @@ log_write(struct emu_store *st)
     }
 }
 
-static void
-log_bytes(struct rp_buf *b, const char *key, const char *s, size_t n)
+/* Log records: u32 payload length, the payload, u32 FNV-1a of the payload
+** (host byte order: the log is read back on the machine that wrote it).
+** Payload: u8 op, u32 stream name length, the name, then for LOG_APPEND
+** u32 count and per event: id[16], u32 flags, i64 created_us, and u32
+** length + bytes of type, data and metadata; for LOG_DELETE u8 hard. */
+#define LOG_MAGIC "ESDBEMU1"
+#define LOG_APPEND 1
+#define LOG_DELETE 2
+
+static uint32_t
+fnv32(const char *p, size_t n)
 {
-    if (rp_utf8_valid(s, n, NULL)) {
-        rp_buf_printf(b, ",\"%s\":", key);
-        rp_json_add_string(b, s, n);
-    } else {
-        rp_buf_printf(b, ",\"%s64\":\"", key);
-        rp_base64_encode(b, s, n);
-        rp_buf_addc(b, '"');
+    uint32_t h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 16777619u;
     }
+    return h;
+}
+
+static void
+put_u32(struct rp_buf *b, uint32_t v)
+{
+    rp_buf_add(b, &v, 4);
+}
+
+static void
+put_bytes(struct rp_buf *b, const char *p, size_t n)
+{
+    put_u32(b, (uint32_t)n);
+    rp_buf_add(b, p, n);
+}
+
+/* Start a record in st->line (its length is filled in by log_end). */
+static void
+log_begin(struct emu_store *st, int op, const char *name, size_t len)
+{
+    char o = (char)op;
+
+    rp_buf_reset(&st->line);
+    put_u32(&st->line, 0);
+    rp_buf_add(&st->line, &o, 1);
+    put_bytes(&st->line, name, len);
+}
+
+static void
+log_end(struct emu_store *st)
+{
+    uint32_t n = (uint32_t)(st->line.len - 4);
+
+    memcpy(st->line.data, &n, 4);
+    put_u32(&st->line, fnv32(st->line.data + 4, n));
+    log_write(st);
 }
 
 static void
@@ -384,25 +426,19 @@ log_append(struct emu_store *st, struct emu_stream *s, size_t from)
     struct rp_buf *b = &st->line;
     size_t i;
 
-    rp_buf_reset(b);
-    rp_buf_adds(b, "{\"op\":\"append\",\"stream\":");
-    rp_json_add_string(b, s->name, s->name_len);
-    rp_buf_adds(b, ",\"events\":[");
+    log_begin(st, LOG_APPEND, s->name, s->name_len);
+    put_u32(b, (uint32_t)(s->count - from));
     for (i = from; i < s->count; i++) {
         const struct emu_event *e = &s->ev[i];
-        char id[37];
 
-        emu_uuid_format(id, e->id);
-        rp_buf_printf(b, "%s{\"id\":\"%s\",\"flags\":%u,\"created\":%lld",
-                      i > from ? "," : "", id, e->flags,
-                      (long long)e->created_us);
-        log_bytes(b, "type", e->type, e->type_len);
-        log_bytes(b, "data", e->data, e->data_len);
-        log_bytes(b, "meta", e->meta, e->meta_len);
-        rp_buf_addc(b, '}');
+        rp_buf_add(b, e->id, 16);
+        put_u32(b, e->flags);
+        rp_buf_add(b, &e->created_us, 8);
+        put_bytes(b, e->type, e->type_len);
+        put_bytes(b, e->data, e->data_len);
+        put_bytes(b, e->meta, e->meta_len);
     }
-    rp_buf_adds(b, "]}\n");
-    log_write(st);
+    log_end(st);
 }
 
 static int64_t
@@ -469,11 +505,11 @@ emu_store_delete(struct emu_store *st, const char *name, size_t len, int hard)
 
     s->state = hard ? EMU_HARD_DELETED : EMU_SOFT_DELETED;
     if (st->log_fd >= 0 && !st->replaying) {
-        rp_buf_reset(&st->line);
-        rp_buf_adds(&st->line, "{\"op\":\"delete\",\"stream\":");
-        rp_json_add_string(&st->line, name, len);
-        rp_buf_printf(&st->line, ",\"hard\":%s}\n", hard ? "true" : "false");
-        log_write(st);
+        char h = (char)(hard != 0);
+
+        log_begin(st, LOG_DELETE, name, len);
+        rp_buf_add(&st->line, &h, 1);
+        log_end(st);
     }
 }
 
@@ -514,99 +550,79 @@ emu_store_global_count(const struct emu_store *st)
 
 /* ---- replay ---- */
 
-/* Fetch the bytes of field 'key' (a string, or base64 in key+"64"). */
-static int
-field_bytes(const struct rp_json *obj, const char *key, struct rp_buf *out)
-{
-    char k64[32];
-    const struct rp_json *v = rp_json_get(obj, key);
+/* A cursor over one record's payload. */
+struct cur {
+    const char *p;
+    size_t left;
+};
 
-    rp_buf_reset(out);
-    if (v != NULL && v->type == RP_JSON_STRING)
-        return rp_buf_add(out, v->str, v->len) == 0 ? 0 : -1;
-    snprintf(k64, sizeof(k64), "%s64", key);
-    v = rp_json_get(obj, k64);
-    if (v == NULL || v->type != RP_JSON_STRING)
+static int
+get(struct cur *c, void *out, size_t n)
+{
+    if (c->left < n)
         return -1;
-    return rp_base64_decode(out, v->str, v->len, NULL) == 0 ? 0 : -1;
+    memcpy(out, c->p, n);
+    c->p += n;
+    c->left -= n;
+    return 0;
 }
 
 static int
-replay_append(struct emu_store *st, const struct rp_json *root)
+get_bytes(struct cur *c, const char **out, size_t *n)
 {
-    const struct rp_json *name = rp_json_get(root, "stream");
-    const struct rp_json *evs = rp_json_get(root, "events");
-    const struct rp_json *e;
+    uint32_t len;
+
+    if (get(c, &len, 4) != 0 || c->left < len)
+        return -1;
+    *out = c->p;
+    *n = len;
+    c->p += len;
+    c->left -= len;
+    return 0;
+}
+
+/* Apply one record's payload.  Returns 0 or -1 when it is malformed. */
+static int
+replay_record(struct emu_store *st, const char *payload, size_t len)
+{
+    struct cur c = {payload, len};
     struct emu_new_event *ne = NULL;
-    struct rp_buf *bufs = NULL;
     int64_t *created = NULL;
-    size_t n, i;
+    const char *name;
+    size_t name_len, i;
+    uint32_t n;
+    char op;
     int rc = -1;
 
-    if (name == NULL || name->type != RP_JSON_STRING || evs == NULL ||
-        evs->type != RP_JSON_ARRAY || evs->len == 0)
+    if (get(&c, &op, 1) != 0 || get_bytes(&c, &name, &name_len) != 0)
         return -1;
-    n = evs->len;
-    ne = rp_xcalloc(n, sizeof(*ne));
-    bufs = rp_xcalloc(n * 3, sizeof(*bufs));
-    created = rp_xcalloc(n, sizeof(*created));
-    for (i = 0; i < n * 3; i++)
-        rp_buf_init(&bufs[i], 0);
-    for (i = 0, e = evs->child; e != NULL; e = e->next, i++) {
-        const char *id = rp_json_string(rp_json_get(e, "id"));
-        int64_t flags, ms;
+    if (op == LOG_DELETE) {
+        char hard;
 
-        if (id == NULL || emu_uuid_parse(ne[i].id, id, strlen(id)) != 0 ||
-            rp_json_int64(rp_json_get(e, "flags"), &flags) != 0 ||
-            rp_json_int64(rp_json_get(e, "created"), &ms) != 0 ||
-            field_bytes(e, "type", &bufs[3 * i]) != 0 ||
-            field_bytes(e, "data", &bufs[3 * i + 1]) != 0 ||
-            field_bytes(e, "meta", &bufs[3 * i + 2]) != 0)
-            goto done;
-        ne[i].flags = (uint32_t)flags;
-        created[i] = ms;
-        ne[i].type = bufs[3 * i].data ? bufs[3 * i].data : "";
-        ne[i].type_len = bufs[3 * i].len;
-        ne[i].data = bufs[3 * i + 1].data ? bufs[3 * i + 1].data : "";
-        ne[i].data_len = bufs[3 * i + 1].len;
-        ne[i].meta = bufs[3 * i + 2].data ? bufs[3 * i + 2].data : "";
-        ne[i].meta_len = bufs[3 * i + 2].len;
+        if (get(&c, &hard, 1) != 0 || c.left != 0)
+            return -1;
+        emu_store_delete(st, name, name_len, hard != 0);
+        return 0;
     }
-    append_at(st, get_stream(st, name->str, name->len), ne, n, created);
+    if (op != LOG_APPEND || get(&c, &n, 4) != 0 || n == 0 || n > c.left / 40)
+        return -1;
+    ne = rp_xcalloc(n, sizeof(*ne));
+    created = rp_xcalloc(n, sizeof(*created));
+    for (i = 0; i < n; i++) {
+        if (get(&c, ne[i].id, 16) != 0 || get(&c, &ne[i].flags, 4) != 0 ||
+            get(&c, &created[i], 8) != 0 ||
+            get_bytes(&c, &ne[i].type, &ne[i].type_len) != 0 ||
+            get_bytes(&c, &ne[i].data, &ne[i].data_len) != 0 ||
+            get_bytes(&c, &ne[i].meta, &ne[i].meta_len) != 0)
+            goto done;
+    }
+    if (c.left != 0)
+        goto done;
+    append_at(st, get_stream(st, name, name_len), ne, n, created);
     rc = 0;
 done:
-    for (i = 0; i < n * 3; i++)
-        rp_buf_dispose(&bufs[i]);
-    free(bufs);
     free(ne);
     free(created);
-    return rc;
-}
-
-static int
-replay_line(struct emu_store *st, const char *line, size_t len)
-{
-    struct rp_json_doc *doc = NULL;
-    const struct rp_json *root, *name;
-    const char *op;
-    int rc = -1;
-
-    if (rp_json_parse(&doc, line, len, NULL) != 0)
-        return -1;
-    root = rp_json_root(doc);
-    op = rp_json_string(rp_json_get(root, "op"));
-    name = rp_json_get(root, "stream");
-    if (op != NULL && strcmp(op, "append") == 0) {
-        rc = replay_append(st, root);
-    } else if (op != NULL && strcmp(op, "delete") == 0 && name != NULL &&
-               name->type == RP_JSON_STRING) {
-        const struct rp_json *h = rp_json_get(root, "hard");
-
-        emu_store_delete(st, name->str, name->len,
-                         h != NULL && h->type == RP_JSON_TRUE);
-        rc = 0;
-    }
-    rp_json_free(doc);
     return rc;
 }
 
@@ -614,7 +630,7 @@ int
 emu_store_open_log(struct emu_store *st, const char *path, struct rp_error *err)
 {
     struct rp_buf file;
-    size_t off = 0, good = 0;
+    size_t off, good;
     int rc;
 
     rp_buf_init(&file, 0);
@@ -622,25 +638,47 @@ emu_store_open_log(struct emu_store *st, const char *path, struct rp_error *err)
     if (rc != 0 && rc != RP_ENOENT)
         goto done;
     rc = 0;
+    if (file.len > 0 && file.len < 8 &&
+        memcmp(file.data, LOG_MAGIC, file.len) == 0) {
+        fprintf(stderr, "esdb-emu: %s: torn header dropped\n", path);
+        file.len = 0; /* a crash while the file was being created */
+    }
+    if (file.len > 0 && (file.len < 8 || memcmp(file.data, LOG_MAGIC, 8))) {
+        rc = rp_error_set(err, RP_EFORMAT,
+                          "%s: not an esdb-emu log (no %s at offset 0)", path,
+                          LOG_MAGIC);
+        goto done;
+    }
+    off = good = file.len > 0 ? 8 : 0;
     st->replaying = 1;
     while (off < file.len) {
-        const char *nl = memchr(file.data + off, '\n', file.len - off);
-        size_t len =
-            nl != NULL ? (size_t)(nl - (file.data + off)) : file.len - off;
+        size_t left = file.len - off;
+        uint32_t len, sum;
 
-        if (nl == NULL || replay_line(st, file.data + off, len) != 0) {
-            if (nl == NULL || off + len + 1 == file.len) {
+        if (left >= 4)
+            memcpy(&len, file.data + off, 4);
+        if (left < 8 || len > left - 8) {
+            fprintf(stderr,
+                    "esdb-emu: %s: torn last record at offset %zu (%zu "
+                    "bytes) dropped\n",
+                    path, off, left);
+            break;
+        }
+        memcpy(&sum, file.data + off + 4 + len, 4);
+        if (sum != fnv32(file.data + off + 4, len) ||
+            replay_record(st, file.data + off + 4, len) != 0) {
+            if (off + 8 + len == file.len) {
                 fprintf(stderr,
-                        "esdb-emu: %s: torn last line at offset %zu "
+                        "esdb-emu: %s: torn last record at offset %zu "
                         "(%zu bytes) dropped\n",
-                        path, off, file.len - off);
+                        path, off, left);
                 break;
             }
-            rc = rp_error_set(err, RP_EFORMAT, "%s: offset %zu: not a log line",
-                              path, off);
+            rc = rp_error_set(err, RP_EFORMAT,
+                              "%s: offset %zu: corrupt log record", path, off);
             goto done;
         }
-        off += len + 1;
+        off += 8 + len;
         good = off;
     }
     st->replaying = 0;
@@ -649,12 +687,17 @@ emu_store_open_log(struct emu_store *st, const char *path, struct rp_error *err)
         rc = rp_error_set(err, RP_EIO, "open %s: %s", path, strerror(errno));
         goto done;
     }
-    if (good < file.len && ftruncate(st->log_fd, (off_t)good) != 0) {
+    if (ftruncate(st->log_fd, (off_t)good) != 0) {
         rc =
             rp_error_set(err, RP_EIO, "truncate %s: %s", path, strerror(errno));
         goto done;
     }
     st->log_path = rp_xstrdup(path);
+    if (good == 0) {
+        rp_buf_reset(&st->line);
+        rp_buf_add(&st->line, LOG_MAGIC, 8);
+        log_write(st);
+    }
     /* A restart forgets the -2 cache, like a real server. */
     emu_store_clear_cache(st);
 done:
