@@ -221,22 +221,25 @@ class Emu:
 
     def request(self, method, path, body=None, headers=(), node=0,
                 auth=ADMIN, timeout=TIMEOUT, conn=None):
-        """Sends exactly the given headers (plus Host, Content-Length when a
-        body is given, and Authorization when auth is set) and returns a
-        Response.  Raises Dropped when the connection closes unanswered and
-        socket.timeout when nothing comes within 'timeout' seconds."""
+        """Sends exactly the given headers (plus Host unless given,
+        Content-Length when a body is given, and Authorization when auth is
+        set) and returns a Response.  Raises Dropped when the connection
+        closes unanswered and socket.timeout when nothing comes within
+        'timeout' seconds."""
         own = conn is None
         if own:
             conn = self.connect(node, timeout)
         if isinstance(body, str):
             body = body.encode("utf-8")
         t0 = time.monotonic()
+        if isinstance(headers, dict):
+            headers = list(headers.items())
+        own_host = any(k.lower() == "host" for k, _ in headers)
         try:
-            conn.putrequest(method, path, skip_accept_encoding=True)
+            conn.putrequest(method, path, skip_host=own_host,
+                            skip_accept_encoding=True)
             if auth is not None:
                 conn.putheader("Authorization", basic(*auth))
-            if isinstance(headers, dict):
-                headers = list(headers.items())
             for k, v in headers:
                 conn.putheader(k, v)
             if body is not None:

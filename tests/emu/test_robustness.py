@@ -357,6 +357,62 @@ class Robustness(EmuTestCase):
         self.assertEqual(data.count(b" 201 "), 2, data)
         self.assertEqual(len(self.emu.dump_stream(s)), 2)
 
+    def test_expect_100_continue(self):
+        # libcurl sends Expect: 100-continue with large bodies
+        s = fresh()
+        body = json.dumps([ev()]).encode()
+        sock = self.emu.raw_socket(timeout=3)
+        try:
+            sock.sendall(self.head("POST", "/streams/" + s,
+                                   ("Content-Type: %s\r\nExpect: 100-continue"
+                                    "\r\n\r\n" % EVENTS_JSON).encode(),
+                                   length=len(body)))
+            interim = sock.recv(100)
+            self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n"),
+                            interim)
+            sock.sendall(body)
+            status, resp = read_raw_response(sock)
+        finally:
+            sock.close()
+        self.assertEqual(status, 201, resp)
+        self.assertEqual(len(self.emu.dump_stream(s)), 1)
+
+    def test_connection_close_and_http10(self):
+        for data in [b"GET /ping HTTP/1.0\r\n\r\n",
+                     b"GET /ping HTTP/1.1\r\nHost: x\r\n"
+                     b"Connection: close\r\n\r\n"]:
+            sock = self.emu.raw_socket(timeout=3)
+            try:
+                sock.sendall(data)
+                status, _ = read_raw_response(sock)
+                self.assertEqual(status, 200, data)
+                self.assertEqual(sock.recv(10), b"", "not closed: %r" % data)
+            finally:
+                sock.close()
+
+    def test_location_follows_host_header(self):
+        s = fresh()
+        r = self.emu.request("POST", "/streams/" + quote(s),
+                             json.dumps([ev()]),
+                             [("Content-Type", EVENTS_JSON),
+                              ("Host", "es1.example:2113")])
+        self.assertStatus(r, 201)
+        self.assertEqual(r.header("Location"),
+                         "http://es1.example:2113/streams/%s/0" % quote(s))
+
+    def test_hundreds_of_idle_connections(self):
+        idle = []
+        try:
+            for _ in range(500):
+                idle.append(self.emu.raw_socket())
+            t0 = time.monotonic()
+            self.still_serving()
+            self.assertLess(time.monotonic() - t0, REQUEST_TIMEOUT * 0.9)
+        finally:
+            for c in idle:
+                c.close()
+        self.still_serving()
+
     def test_many_connections(self):
         s = fresh()
         for n in range(200):
