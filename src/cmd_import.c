@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "json.h"
+#include "log.h"
 #include "msgset.h"
 #include "store.h"
 #include "storewrite.h"
@@ -21,8 +22,9 @@ static void
 import_usage(FILE *out)
 {
     fprintf(out,
-            "usage: replicator import --store DIR [FILE]\n"
+            "usage: replicator import --store DIR [--log-level L] [FILE]\n"
             "  --store DIR   the store folder (created when missing)\n"
+            "  --log-level L error, warn, info (default) or debug\n"
             "  FILE          JSON lines to append (stdin when absent or -)\n"
             "Each line is {\"key\": K, \"data\": BASE64} or {\"key\": K, "
             "\"messages\":\n[{\"contract\": C, \"body\": TEXT}], "
@@ -215,6 +217,21 @@ rp_cmd_import(int argc, char **argv)
                 goto done;
             }
             dir = argv[++i];
+        } else if (!strcmp(a, "--log-level") ||
+                   !strncmp(a, "--log-level=", 12)) {
+            const char *v = a[11] == '=' ? a + 12 : NULL;
+            enum rp_log_level level;
+
+            if (v == NULL && i + 1 < argc)
+                v = argv[++i];
+            if (v == NULL || rp_log_parse_level(v, &level) < 0) {
+                fprintf(stderr, "replicator: import: --log-level needs "
+                                "error, warn, info or debug\n");
+                import_usage(stderr);
+                status = 2;
+                goto done;
+            }
+            rp_log_set_level(level);
         } else if ((a[0] != '-' || !strcmp(a, "-")) && input == NULL) {
             input = a;
         } else {
