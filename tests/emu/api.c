@@ -821,7 +821,7 @@ delete_stream(struct emu_server *srv, const struct emu_request *req,
     const struct emu_header *evh = emu_es_header(srv, req, "ExpectedVersion");
     struct emu_stream *s;
     int64_t expected = -2, c;
-    int hard, rl;
+    int hard, rl, nothing = 0;
     char buf[128];
 
     if (!allowed(srv, who, stream, len)) {
@@ -862,8 +862,20 @@ delete_stream(struct emu_server *srv, const struct emu_request *req,
         emu_reply_status(rep, 410, "Stream deleted");
         return;
     }
+    if (!hard && c < 0) {
+        /* Nothing to soft-delete unless the stream has metadata. */
+        struct rp_buf meta;
+        struct emu_stream *m;
+
+        rp_buf_init(&meta, 0);
+        rp_buf_adds(&meta, "$$");
+        rp_buf_add(&meta, stream, len);
+        m = emu_store_find(srv->store, meta.data, meta.len);
+        rp_buf_dispose(&meta);
+        nothing = m == NULL || m->count == 0;
+    }
     if ((expected >= -1 && expected != c) || (expected == -4 && c < 0) ||
-        (!hard && c < 0)) {
+        nothing) {
         emu_reply_status(rep, 400, "Wrong expected EventNumber");
         emu_reply_header(rep, "Content-Type", "text/plain; charset=utf-8");
         if (srv->profile >= EMU_V23)

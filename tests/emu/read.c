@@ -785,7 +785,11 @@ emu_read(struct emu_server *srv, const struct emu_request *req,
             }
             memcpy(hex, segs[1], 16);
             hex[16] = '\0';
-            from = (int64_t)strtoull(hex, NULL, 16);
+            {
+                unsigned long long pos = strtoull(hex, NULL, 16);
+
+                from = pos > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)pos;
+            }
         } else if (parse_num(segs[1], &from) != 0) {
             snprintf(msg, sizeof(msg), "'%s' is not valid event number",
                      segs[1]);
@@ -805,6 +809,8 @@ emu_read(struct emu_server *srv, const struct emu_request *req,
             goto done;
         }
     }
+    if (from > INT64_MAX / 2)
+        from = INT64_MAX / 2; /* far past any end; no overflow below */
     if (is_all) {
         if (a != A_ATOM && a != A_JSON) {
             emu_reply_status(rep, 406,

@@ -48,6 +48,7 @@ struct conn {
     int close_after;    /* close once 'out' is sent */
     int action;         /* EMU_SEND or EMU_DROP when the wait ends */
     int cont_sent;      /* "100 Continue" sent for this request */
+    int peer_closed;    /* the client has shut down its sending side */
     uint32_t events;    /* epoll interest */
     char method[16];
     struct conn *next_dead;
@@ -450,7 +451,8 @@ dispatch(struct loop *lp, struct conn *c, struct emu_request *req, int http10,
     req->node = c->node;
     req->start_ms = c->req_start;
     emu_handle(srv, req, &rep);
-    c->close_after = rep.close || header_has(conn_h, "close") ||
+    c->close_after = rep.close || c->peer_closed ||
+                     header_has(conn_h, "close") ||
                      (http10 && !header_has(conn_h, "keep-alive"));
     delay = rep.delay_ms + srv->latency_ms;
     if (delay > 0 &&
@@ -657,8 +659,16 @@ conn_read(struct loop *lp, struct conn *c)
             continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        if (r <= 0) {
+        if (r < 0) {
             conn_close(lp, c);
+            return;
+        }
+        if (r == 0) {
+            /* The client half-closed: answer what came, then close. */
+            c->peer_closed = 1;
+            conn_process(lp, c);
+            if (c->state == ST_READ)
+                conn_close(lp, c);
             return;
         }
         c->in_len += (size_t)r;

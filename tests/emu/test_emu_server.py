@@ -442,3 +442,19 @@ class TestEmuProfiles(unittest.TestCase):
                                headers={"ES-HardDelete": "true"})[0], 204)
         self.assertEqual(e.req("GET", "/streams/t", headers=get)[0], 410)
         self.assertEqual(e.post("t", [ev()])[0], 410)
+
+
+class TestEmuHalfClose(unittest.TestCase):
+    def test_emu_server_answers_a_half_closed_request(self):
+        e = Emu(self)
+        s = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+        s.sendall(b"GET /ping HTTP/1.1\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"), out)
