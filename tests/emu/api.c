@@ -125,6 +125,7 @@ emu_reply_bad(const struct emu_server *srv, struct emu_reply *rep,
     rp_buf_adds(&rep->body, msg);
 }
 
+/* Set the status and a JSON Content-Type; the caller writes the body. */
 static void
 reply_json(struct emu_reply *rep, int status, const char *reason)
 {
@@ -132,6 +133,7 @@ reply_json(struct emu_reply *rep, int status, const char *reason)
     emu_reply_header(rep, "Content-Type", "application/json; charset=utf-8");
 }
 
+/* Append "http://127.0.0.1:PORT" of cluster node 'node'. */
 static void
 node_base(const struct emu_server *srv, int node, struct rp_buf *out)
 {
@@ -191,6 +193,7 @@ emu_header_bool(const struct emu_header *h, int dflt)
     return -1;
 }
 
+/* The prefix of header names in messages: "Kurrent" in v25, else "ES". */
 static const char *
 hname(const struct emu_server *srv)
 {
@@ -231,6 +234,7 @@ require_leader(const struct emu_server *srv, const struct emu_request *req,
     return any;
 }
 
+/* The current-version header(s) of a WEV answer (both names in v25). */
 static void
 set_current_version(const struct emu_server *srv, struct emu_reply *rep,
                     int64_t current)
@@ -241,6 +245,7 @@ set_current_version(const struct emu_server *srv, struct emu_reply *rep,
     emu_reply_header(rep, "ES-CurrentVersion", "%lld", (long long)current);
 }
 
+/* 400 Wrong expected EventNumber with the stream's last number. */
 static void
 reply_wev(const struct emu_server *srv, struct emu_reply *rep, int64_t current)
 {
@@ -265,6 +270,8 @@ reply_denied(const struct emu_server *srv, struct emu_reply *rep)
 #define AUTH_ADMIN 2
 #define AUTH_BAD (-1)
 
+/* Check the Authorization header.  Returns AUTH_ANON when there is none,
+** AUTH_USER or AUTH_ADMIN for known credentials, AUTH_BAD otherwise. */
 static int
 authenticate(const struct emu_server *srv, const struct emu_request *req)
 {
@@ -537,6 +544,7 @@ parse_events(const struct emu_server *srv, const struct emu_request *req,
     return NULL;
 }
 
+/* 201 with the Location of event 'first' of the stream. */
 static void
 reply_created(const struct emu_server *srv, const struct emu_request *req,
               struct emu_reply *rep, const char *stream, size_t len,
@@ -905,6 +913,7 @@ node_state(const struct emu_server *srv, int node)
     return v5 ? "Slave" : "Follower";
 }
 
+/* GET /info: version, node state and (20.6+) the feature flags. */
 static void
 info(struct emu_server *srv, const struct emu_request *req,
      struct emu_reply *rep)
@@ -932,6 +941,7 @@ info(struct emu_server *srv, const struct emu_request *req,
     rp_buf_adds(b, "}");
 }
 
+/* GET /gossip: every node, in the member shape of the profile. */
 static void
 gossip(struct emu_server *srv, const struct emu_request *req,
        struct emu_reply *rep)
@@ -987,6 +997,7 @@ control_bad(struct emu_reply *rep, const char *msg)
     rp_buf_adds(&rep->body, msg);
 }
 
+/* 200 {"ok":true}. */
 static void
 control_ok(struct emu_reply *rep)
 {
@@ -994,6 +1005,8 @@ control_ok(struct emu_reply *rep)
     rp_buf_adds(&rep->body, "{\"ok\":true}");
 }
 
+/* Read boolean member 'key' into *out when present.  Returns 0, or -1
+** when it is not a boolean. */
 static int
 get_bool(const struct rp_json *obj, const char *key, int *out)
 {
@@ -1007,6 +1020,7 @@ get_bool(const struct rp_json *obj, const char *key, int *out)
     return 0;
 }
 
+/* POST/GET /_emu/switches: set the switches given, answer all of them. */
 static void
 switches(struct emu_server *srv, const struct rp_json *root,
          struct emu_reply *rep)
@@ -1025,6 +1039,7 @@ switches(struct emu_server *srv, const struct rp_json *root,
         srv->anonymous ? "true" : "false");
 }
 
+/* POST /_emu/faults: arm a fault at the end of the list. */
 static void
 arm_fault(struct emu_server *srv, const struct rp_json *root,
           struct emu_reply *rep)
@@ -1061,6 +1076,7 @@ arm_fault(struct emu_server *srv, const struct rp_json *root,
     control_ok(rep);
 }
 
+/* qsort order of streams: by name bytes. */
 static int
 cmp_stream(const void *a, const void *b)
 {
@@ -1074,6 +1090,7 @@ cmp_stream(const void *a, const void *b)
     return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
 }
 
+/* GET /_emu/dump: every readable event as one JSON line. */
 static void
 dump(struct emu_server *srv, struct emu_reply *rep)
 {
@@ -1128,6 +1145,7 @@ dump(struct emu_server *srv, struct emu_reply *rep)
     free(all);
 }
 
+/* GET /_emu/stats: the counters. */
 static void
 stats(struct emu_server *srv, struct emu_reply *rep)
 {
@@ -1147,6 +1165,7 @@ stats(struct emu_server *srv, struct emu_reply *rep)
         (unsigned long long)srv->n_connections, srv->leader);
 }
 
+/* Requests under /_emu/ (never authenticated). */
 static void
 control(struct emu_server *srv, const struct emu_request *req,
         struct emu_reply *rep)
@@ -1245,6 +1264,8 @@ reply_unauthenticated(const struct emu_server *srv, struct emu_reply *rep)
 
 #define MAX_SEGS 8
 
+/* Requests under /streams/: the trailing-slash redirect, then the route by
+** method and path segments (percent-decoded). */
 static void
 streams(struct emu_server *srv, const struct emu_request *req,
         struct emu_reply *rep, int who)

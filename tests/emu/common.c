@@ -8,6 +8,7 @@
 
 #include "json.h"
 
+/* The value of hex digit 'c', or -1. */
 static int
 hexval(char c)
 {
@@ -107,6 +108,7 @@ emu_json_add_lossy(struct rp_buf *b, const char *s, size_t n)
     rp_buf_dispose(&tmp);
 }
 
+/* Two spaces per level. */
 static void
 pad(struct rp_buf *b, int depth)
 {
@@ -116,6 +118,7 @@ pad(struct rp_buf *b, int depth)
         rp_buf_add(b, "  ", 2);
 }
 
+/* Append 'v' the way the server's serializer indents JSON. */
 static void
 indent_value(struct rp_buf *b, const struct rp_json *v, int depth)
 {

@@ -70,11 +70,10 @@ struct emu_store;
 
 /* Outcomes of an append check (spec 3.2). */
 enum emu_decision {
-    EMU_APPEND,      /* write the batch; *first = its first number */
-    EMU_IDEMPOTENT,  /* already there; *first = its original number */
-    EMU_WEV,         /* wrong expected version; *current = last number */
-    EMU_DELETED,     /* 410 */
-    EMU_NOT_ANY_HIT, /* unused marker */
+    EMU_APPEND,     /* write the batch; *first = its first number */
+    EMU_IDEMPOTENT, /* already there; *first = its original number */
+    EMU_WEV,        /* wrong expected version; *current = last number */
+    EMU_DELETED     /* 410 */
 };
 
 void emu_store_new(struct emu_store **out);

@@ -39,6 +39,7 @@ parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Add "USER:PASS" to the users.  Returns 0, or -1 when malformed or full. */
 static int
 add_user(struct emu_server *srv, const char *spec, int admin)
 {
@@ -53,6 +54,8 @@ add_user(struct emu_server *srv, const char *spec, int admin)
     return 0;
 }
 
+/* A non-blocking listening socket on 127.0.0.1:'port' (0: any); its
+** port in *out_port.  Returns the descriptor or -1 (errno set). */
 static int
 open_listener(int port, int *out_port)
 {

@@ -130,6 +130,7 @@ negotiate(const struct emu_server *srv, const struct emu_request *req,
     return best;
 }
 
+/* 406 with the description document of a stream (no usable Accept). */
 static void
 description(struct rctx *x, struct emu_reply *rep, const char *stream,
             size_t len)
@@ -181,6 +182,7 @@ parse_num(const char *s, int64_t *out)
     return 0;
 }
 
+/* Append the absolute URL of stream 'name'. */
 static void
 add_stream_url(struct rctx *x, struct rp_buf *b, const char *name, size_t len)
 {
@@ -243,6 +245,7 @@ resolve_link(struct rctx *x, const struct emu_event *e, struct emu_stream **ts,
     return 1;
 }
 
+/* Write "key":null, when the profile writes null fields. */
 static void
 add_null(struct rctx *x, struct rp_buf *b, const char *key)
 {
@@ -381,6 +384,7 @@ entry(struct rctx *x, struct rp_buf *b, struct emu_stream *s, size_t num)
     rp_buf_adds(b, ",\"relation\":\"alternate\"}]}");
 }
 
+/* One {"uri","relation"} of a feed's links; *first tracks the commas. */
 static void
 link_rel(struct rctx *x, struct rp_buf *b, const char *name, size_t len,
          const char *rel, const char *suffix, int *first)
@@ -637,6 +641,7 @@ metadata(struct rctx *x, struct emu_reply *rep, const char *name, size_t len)
     rp_buf_dispose(&meta);
 }
 
+/* The ?embed= level (case-insensitive; unknown means none). */
 static int
 parse_embed(const struct emu_request *req)
 {

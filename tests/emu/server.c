@@ -65,6 +65,7 @@ struct loop {
 
 static volatile sig_atomic_t stop_flag;
 
+/* SIGTERM/SIGINT: the loop ends at its next turn. */
 static void
 on_signal(int sig)
 {
@@ -115,6 +116,7 @@ heap_down(struct loop *lp, size_t i)
     }
 }
 
+/* Remove the connection's timer, if any. */
 static void
 timer_del(struct loop *lp, struct conn *c)
 {
@@ -133,6 +135,7 @@ timer_del(struct loop *lp, struct conn *c)
     c->deadline = 0;
 }
 
+/* Arm (or move) the connection's single timer to 'when'. */
 static void
 timer_set(struct loop *lp, struct conn *c, uint64_t when)
 {
@@ -163,6 +166,8 @@ set_interest(struct loop *lp, struct conn *c, uint32_t events)
     c->events = events;
 }
 
+/* Close the socket now; the memory is freed at the end of the loop
+** turn, since later events of the same turn may still point at it. */
 static void
 conn_close(struct loop *lp, struct conn *c)
 {
@@ -176,6 +181,7 @@ conn_close(struct loop *lp, struct conn *c)
     lp->dead = c;
 }
 
+/* Free a closed connection. */
 static void
 conn_free(struct conn *c)
 {
@@ -259,6 +265,7 @@ conn_fail(struct loop *lp, struct conn *c, int status, const char *reason)
     conn_flush(lp, c);
 }
 
+/* An HTTP token character (RFC 9110)? */
 static int
 is_tchar(unsigned char ch)
 {
@@ -348,6 +355,7 @@ parse_head(struct conn *c, size_t head_len, struct emu_request *req,
     return 0;
 }
 
+/* Is the header present with exactly 'value' (any case)? */
 static int
 header_is(const struct emu_header *h, const char *value)
 {
@@ -436,6 +444,9 @@ decode_chunked(struct conn *c, size_t off)
     }
 }
 
+/* Handle the complete request that spans 'consumed' bytes of c->in:
+** build the answer, then send it, delay it (latency, faults) or drop
+** the connection. */
 static void
 dispatch(struct loop *lp, struct conn *c, struct emu_request *req, int http10,
          size_t consumed)
@@ -638,6 +649,7 @@ conn_process(struct loop *lp, struct conn *c)
     }
 }
 
+/* Read what the socket has, then handle the complete requests. */
 static void
 conn_read(struct loop *lp, struct conn *c)
 {
@@ -677,6 +689,8 @@ conn_read(struct loop *lp, struct conn *c)
     conn_process(lp, c);
 }
 
+/* A connection's deadline passed: 408 for a request that did not
+** arrive in time, close an idle one, or act on a delayed answer. */
 static void
 on_timer(struct loop *lp, struct conn *c)
 {
@@ -700,6 +714,7 @@ on_timer(struct loop *lp, struct conn *c)
     }
 }
 
+/* Accept every pending connection of a listener. */
 static void
 accept_all(struct loop *lp, struct listener *l)
 {

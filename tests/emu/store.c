@@ -45,6 +45,7 @@ struct emu_store {
     int replaying;      /* set while the log is read back */
 };
 
+/* Copy 'n' bytes into the arena; the copy lives as long as the store. */
 static char *
 arena_copy(struct emu_store *st, const void *p, size_t n)
 {
@@ -73,6 +74,7 @@ arena_copy(struct emu_store *st, const void *p, size_t n)
     return c->mem + c->used - n;
 }
 
+/* FNV-1a of a stream name. */
 static uint64_t
 hash_name(const char *s, size_t n)
 {
@@ -86,6 +88,7 @@ hash_name(const char *s, size_t n)
     return h;
 }
 
+/* A mix of the 16 id bytes, for the -2 cache table. */
 static uint64_t
 hash_id(const unsigned char id[16])
 {
@@ -156,6 +159,7 @@ emu_store_find(struct emu_store *st, const char *name, size_t len)
     }
 }
 
+/* Insert into the stream table (the caller made room). */
 static void
 table_put(struct emu_stream **table, size_t cap, struct emu_stream *s)
 {
@@ -167,6 +171,7 @@ table_put(struct emu_stream **table, size_t cap, struct emu_stream *s)
     table[i] = s;
 }
 
+/* The stream named so, created (empty, live) when unknown. */
 static struct emu_stream *
 get_stream(struct emu_store *st, const char *name, size_t len)
 {
@@ -202,6 +207,7 @@ get_stream(struct emu_store *st, const char *name, size_t len)
 
 static void cache_put(struct emu_stream *s, size_t num);
 
+/* Double the -2 cache table of 's' and re-insert its entries. */
 static void
 cache_grow(struct emu_stream *s)
 {
@@ -217,6 +223,7 @@ cache_grow(struct emu_stream *s)
     free(old);
 }
 
+/* Record event 'num' of 's' in its -2 cache table. */
 static void
 cache_put(struct emu_stream *s, size_t num)
 {
@@ -372,6 +379,7 @@ log_write(struct emu_store *st)
 #define LOG_APPEND 1
 #define LOG_DELETE 2
 
+/* FNV-1a, 32 bits: the log records' checksum. */
 static uint32_t
 fnv32(const char *p, size_t n)
 {
@@ -385,12 +393,14 @@ fnv32(const char *p, size_t n)
     return h;
 }
 
+/* Append a u32 in host byte order. */
 static void
 put_u32(struct rp_buf *b, uint32_t v)
 {
     rp_buf_add(b, &v, 4);
 }
 
+/* Append a u32 length and the bytes. */
 static void
 put_bytes(struct rp_buf *b, const char *p, size_t n)
 {
@@ -420,6 +430,7 @@ log_end(struct emu_store *st)
     log_write(st);
 }
 
+/* Log events from number 'from' to the end of 's'. */
 static void
 log_append(struct emu_store *st, struct emu_stream *s, size_t from)
 {
@@ -441,6 +452,9 @@ log_append(struct emu_store *st, struct emu_stream *s, size_t from)
     log_end(st);
 }
 
+/* Append 'n' events to 's' with their commit times (now when 'created'
+** is NULL); a soft-deleted stream comes back, truncated before them.
+** Returns the first new number. */
 static int64_t
 append_at(struct emu_store *st, struct emu_stream *s,
           const struct emu_new_event *evs, size_t n, const int64_t *created)
@@ -556,6 +570,7 @@ struct cur {
     size_t left;
 };
 
+/* Take 'n' bytes from the cursor.  Returns 0 or -1 when short. */
 static int
 get(struct cur *c, void *out, size_t n)
 {
@@ -567,6 +582,7 @@ get(struct cur *c, void *out, size_t n)
     return 0;
 }
 
+/* Take a u32 length and that many bytes (borrowed). */
 static int
 get_bytes(struct cur *c, const char **out, size_t *n)
 {
