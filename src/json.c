@@ -400,6 +400,134 @@ bad:
     return RP_EFORMAT;
 }
 
+/* --- Validation without a tree ---------------------------------------- */
+
+/* Check the string at p->i (on the opening quote) and step past it. */
+static int
+check_string(struct parser *p)
+{
+    size_t start = ++p->i, bad;
+    uint32_t cp, lo;
+
+    while (p->i < p->n && p->s[p->i] != '"') {
+        unsigned char c = (unsigned char)p->s[p->i];
+
+        if (c < 0x20)
+            return fail(p, "control character in string");
+        if (c != '\\') {
+            p->i++;
+            continue;
+        }
+        if (++p->i >= p->n)
+            break;
+        c = (unsigned char)p->s[p->i++];
+        if (c == 'u') {
+            if (hex4(p, &cp) != 0)
+                return RP_EFORMAT;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return fail(p, "lone low surrogate in \\u escape");
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (p->n - p->i < 2 || p->s[p->i] != '\\' ||
+                    p->s[p->i + 1] != 'u')
+                    return fail(p, "lone high surrogate in \\u escape");
+                p->i += 2;
+                if (hex4(p, &lo) != 0)
+                    return RP_EFORMAT;
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return fail(p, "bad low surrogate in \\u escape");
+            }
+        } else if (strchr("\"\\/bfnrt", (int)c) == NULL || c == '\0') {
+            p->i--;
+            return fail(p, "bad escape in string");
+        }
+    }
+    if (p->i >= p->n) {
+        p->i = start - 1;
+        return fail(p, "unterminated string");
+    }
+    if (!rp_utf8_valid(p->s + start, p->i - start, &bad)) {
+        p->i = start + bad;
+        return fail(p, "string is not valid UTF-8");
+    }
+    p->i++;
+    return 0;
+}
+
+/* Check one value at p->i (after whitespace) and step past it. */
+static int
+check_value(struct parser *p, int depth)
+{
+    struct rp_json scratch;
+    char close;
+
+    skip_ws(p);
+    if (p->i >= p->n)
+        return fail(p, "value expected");
+    switch (p->s[p->i]) {
+    case '"':
+        return check_string(p);
+    case 't':
+        return literal(p, "true", RP_JSON_TRUE, &scratch);
+    case 'f':
+        return literal(p, "false", RP_JSON_FALSE, &scratch);
+    case 'n':
+        return literal(p, "null", RP_JSON_NULL, &scratch);
+    case '{':
+    case '[':
+        break;
+    default:
+        return parse_number(p, &scratch);
+    }
+    close = p->s[p->i] == '[' ? ']' : '}';
+    if (depth >= MAX_DEPTH)
+        return fail(p, "nesting too deep");
+    p->i++;
+    skip_ws(p);
+    if (p->i < p->n && p->s[p->i] == close) {
+        p->i++;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(p);
+        if (close == '}') {
+            if (p->i >= p->n || p->s[p->i] != '"')
+                return fail(p, "member name expected");
+            if (check_string(p) != 0)
+                return RP_EFORMAT;
+            skip_ws(p);
+            if (p->i >= p->n || p->s[p->i] != ':')
+                return fail(p, "':' expected");
+            p->i++;
+        }
+        if (check_value(p, depth + 1) != 0)
+            return RP_EFORMAT;
+        skip_ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == close) {
+            p->i++;
+            return 0;
+        }
+        return fail(p, close == ']' ? "',' or ']' expected"
+                                    : "',' or '}' expected");
+    }
+}
+
+int
+rp_json_validate(const char *text, size_t len, struct rp_error *err)
+{
+    struct parser p = {text, len, 0, NULL, err};
+
+    if (check_value(&p, 0) != 0)
+        return RP_EFORMAT;
+    skip_ws(&p);
+    if (p.i != len)
+        return fail(&p, "trailing characters after the value");
+    return 0;
+}
+
 const struct rp_json *
 rp_json_root(const struct rp_json_doc *doc)
 {

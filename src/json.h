@@ -48,6 +48,11 @@ struct rp_json_doc;
 int rp_json_parse(struct rp_json_doc **out, const char *text, size_t len,
                   struct rp_error *err);
 
+/* Check that 'len' bytes of 'text' are one JSON value by the same rules as
+** rp_json_parse(), without building a tree or allocating.  Returns 0, or
+** RP_EFORMAT with the offset and the reason in err. */
+int rp_json_validate(const char *text, size_t len, struct rp_error *err);
+
 /* The document's top-level value. */
 const struct rp_json *rp_json_root(const struct rp_json_doc *doc);
 

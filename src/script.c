@@ -19,6 +19,7 @@
 #include <lualib.h>
 
 #include "json.h"
+#include "jsv.h"
 #include "msgset.h"
 
 #ifndef RP_LUA_DIR
@@ -59,6 +60,7 @@ struct rp_script {
     struct rp_buf data;       /* scratch: data text of the event in progress */
     struct rp_buf meta; /* scratch: metadata text of the event in progress */
     struct rp_buf tb;   /* full traceback of the last failure */
+    struct rp_buf text; /* scratch: results of the jsv module */
     const char *field[NFIELDS]; /* interned event_fields: a key is one of
                                    them when its pointer is */
     /* The call in progress. */
@@ -426,6 +428,52 @@ sb_rawjson(lua_State *L) /* [-1, +1, m] */
     return 1;
 }
 
+/* jsv.compact(text): rp_jsv_compact; the compact text, or nil and the
+** reason. */
+static int
+jsv_compact(lua_State *L) /* [-1, +(1|2), m] */
+{
+    struct rp_script *s = script_of(L);
+    struct rp_error err = {0};
+    size_t n;
+    const char *text = luaL_checklstring(L, 1, &n);
+
+    rp_buf_reset(&s->text);
+    if (rp_jsv_compact(&s->text, text, n, &err) != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err.msg);
+        return 2;
+    }
+    lua_pushlstring(L, s->text.data ? s->text.data : "", s->text.len);
+    return 1;
+}
+
+/* jsv.unformat(text): rp_jsv_unformat. */
+static int
+jsv_unformat(lua_State *L) /* [-1, +1, m] */
+{
+    struct rp_script *s = script_of(L);
+    size_t n;
+    const char *text = luaL_checklstring(L, 1, &n);
+
+    rp_buf_reset(&s->text);
+    if (rp_jsv_unformat(&s->text, text, n) != 0)
+        return luaL_error(L, "jsv.unformat: body too large");
+    lua_pushlstring(L, s->text.data ? s->text.data : "", s->text.len);
+    return 1;
+}
+
+/* Opener of the built-in "jsv" module (src/jsv.h). */
+static int
+open_jsv(lua_State *L) /* [-0, +1, m] */
+{
+    static const luaL_Reg fns[] = {
+        {"compact", jsv_compact}, {"unformat", jsv_unformat}, {NULL, NULL}};
+
+    luaL_newlib(L, fns);
+    return 1;
+}
+
 /* Copy the functions of the table at the top into a new table, leaving
 ** out the names in 'skip' (NULL-terminated). */
 static void
@@ -515,6 +563,8 @@ build_sandbox(lua_State *L, struct rp_script *s) /* [-0, +0, m] */
     lua_setfield(L, -2, "cjson");
     lua_pushcfunction(L, luaopen_cjson_safe);
     lua_setfield(L, -2, "cjson.safe");
+    lua_pushcfunction(L, open_jsv);
+    lua_setfield(L, -2, "jsv");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_preload);
 
     /* The bridge's own cjson, so a script's cjson settings do not change
@@ -679,7 +729,6 @@ table_json(lua_State *L, struct rp_script *s, int idx, uint32_t index,
            const char *field, size_t *len) /* [-0, +(0|1), m] */
 {
     const char *text;
-    struct rp_json_doc *doc = NULL;
     struct rp_error err = {0};
     size_t bad;
     int status;
@@ -692,13 +741,12 @@ table_json(lua_State *L, struct rp_script *s, int idx, uint32_t index,
             refuse(s, "event %u: %s: rawjson() holds no string", index, field);
             return NULL;
         }
-        if (rp_json_parse(&doc, text, *len, &err) != 0) {
+        if (rp_json_validate(text, *len, &err) != 0) {
             lua_pop(L, 1);
             refuse(s, "event %u: %s: rawjson() text is not JSON: %s", index,
                    field, err.msg);
             return NULL;
         }
-        rp_json_free(doc);
         return text;
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &key_encode);
@@ -1059,6 +1107,7 @@ rp_script_new(struct rp_script **out, const char *path,
     rp_buf_init(&s->data, 0);
     rp_buf_init(&s->meta, 0);
     rp_buf_init(&s->tb, 0);
+    rp_buf_init(&s->text, 0);
     rp_script_apply_config(s, cfg);
     f = fopen(path, "r");
     if (f == NULL) {
@@ -1139,6 +1188,7 @@ rp_script_free(struct rp_script *s)
     rp_buf_dispose(&s->data);
     rp_buf_dispose(&s->meta);
     rp_buf_dispose(&s->tb);
+    rp_buf_dispose(&s->text);
     free(s->source_id);
     free(s->path);
     free(s->dir);

@@ -471,27 +471,32 @@ START_TEST(test_script_require)
     snprintf(p, sizeof(p), "%s/sub/mod.lua", libdir);
     write_file(p, "return 'sub.mod'\n");
     snprintf(p, sizeof(p), "%s/outside.lua", "/tmp");
-    ck_assert_msg(load(&s,
-                       "local near = require 'near'\n"
-                       "assert(near.name == 'near' and near.io == nil)\n"
-                       "assert(require 'near' == near)\n"
-                       "assert(require('shipped').name == 'shipped')\n"
-                       "assert(leak == nil)\n"
-                       "assert(require 'sub.mod' == 'sub.mod')\n"
-                       "local cjson = require 'cjson'\n"
-                       "assert(cjson.decode('[1,2]')[2] == 2)\n"
-                       "local safe = require 'cjson.safe'\n"
-                       "assert(safe.decode('{bad') == nil)\n"
-                       "assert(not pcall(cjson.decode, '{bad'))\n"
-                       "local ok, e = pcall(require, 'missing')\n"
-                       "assert(not ok and e:find('not found'), e)\n"
-                       "ok, e = pcall(require, '..rp-outside')\n"
-                       "assert(not ok and e:find('bad module name'), e)\n"
-                       "ok, e = pcall(require, '/etc/passwd')\n"
-                       "assert(not ok and e:find('bad module name'), e)\n"
-                       "function convert(r) end\n",
-                       NULL, &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(
+        load(&s,
+             "local near = require 'near'\n"
+             "assert(near.name == 'near' and near.io == nil)\n"
+             "assert(require 'near' == near)\n"
+             "assert(require('shipped').name == 'shipped')\n"
+             "assert(leak == nil)\n"
+             "assert(require 'sub.mod' == 'sub.mod')\n"
+             "local cjson = require 'cjson'\n"
+             "assert(cjson.decode('[1,2]')[2] == 2)\n"
+             "local safe = require 'cjson.safe'\n"
+             "assert(safe.decode('{bad') == nil)\n"
+             "local jsv = require 'jsv'\n"
+             "assert(jsv.compact(' { \"a\" : [ 1 ] } ') == '{\"a\":[1]}')\n"
+             "assert(jsv.compact('\"a\\nb\"') == nil)\n"
+             "assert(jsv.unformat('{\\n\\t\"a\": 1\\n}') == '{\"a\":1}')\n"
+             "assert(not pcall(cjson.decode, '{bad'))\n"
+             "local ok, e = pcall(require, 'missing')\n"
+             "assert(not ok and e:find('not found'), e)\n"
+             "ok, e = pcall(require, '..rp-outside')\n"
+             "assert(not ok and e:find('bad module name'), e)\n"
+             "ok, e = pcall(require, '/etc/passwd')\n"
+             "assert(not ok and e:find('bad module name'), e)\n"
+             "function convert(r) end\n",
+             NULL, &err) == 0,
+        "%s", err.msg);
     rp_script_free(s);
 }
 END_TEST

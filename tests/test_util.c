@@ -214,6 +214,16 @@ START_TEST(test_util_json_parse_and_write)
     struct rp_buf out;
     int64_t n;
 
+    ck_assert_int_eq(rp_json_validate(text, strlen(text), &err), 0);
+    {
+        static const char *const good[] = {"\"\\/\\b\\f\\n\\r\\t\"",
+                                           " [ { } , [ ] , 0 , -0.5E+2 ] ",
+                                           "\"\\ud83d\\ude00\"", "null"};
+
+        for (size_t i = 0; i < 4; i++)
+            ck_assert_msg(rp_json_validate(good[i], strlen(good[i]), &err) == 0,
+                          "%s: %s", good[i], err.msg);
+    }
     ck_assert_int_eq(rp_json_parse(&doc, text, strlen(text), &err), 0);
     ck_assert_int_eq(rp_json_root(doc)->type, RP_JSON_OBJECT);
     ck_assert_uint_eq(rp_json_get(rp_json_root(doc), "a")->len, 4);
@@ -245,6 +255,9 @@ START_TEST(test_util_json_refuses_malformed)
     ck_assert_int_eq(rp_json_parse(&doc, t, strlen(t), &err), RP_EFORMAT);
     ck_assert_ptr_null(doc);
     ck_assert_ptr_nonnull(strstr(err.msg, "offset"));
+    err.msg[0] = '\0';
+    ck_assert_int_eq(rp_json_validate(t, strlen(t), &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "offset"));
 }
 END_TEST
 
@@ -258,6 +271,8 @@ START_TEST(test_util_json_depth_limit)
     memset(deep + 1000, ']', 1000);
     deep[2000] = '\0';
     ck_assert_int_eq(rp_json_parse(&doc, deep, 2000, &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nesting"));
+    ck_assert_int_eq(rp_json_validate(deep, 2000, &err), RP_EFORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "nesting"));
 }
 END_TEST
