@@ -14,6 +14,7 @@
 #include "store.h"
 #include "util.h"
 
+/* The options of dump. */
 static void
 dump_usage(FILE *out)
 {

@@ -18,6 +18,7 @@
 #include "storewrite.h"
 #include "util.h"
 
+/* The options of import. */
 static void
 import_usage(FILE *out)
 {
@@ -36,6 +37,7 @@ import_usage(FILE *out)
 /* Set by SIGINT, SIGTERM and SIGHUP: the run stops and writes nothing. */
 static volatile sig_atomic_t interrupted;
 
+/* Remember the signal; the read loop notices it. */
 static void
 on_signal(int sig)
 {

@@ -72,6 +72,7 @@ rp_msgset_reset(struct rp_msgset *ms)
     ms->msg_count = 0;
 }
 
+/* Make room for 'n' attributes (or messages), doubling at least. */
 static void
 grow_attrs(struct rp_msgset *ms, size_t n)
 {

@@ -91,6 +91,7 @@ struct rp_store {
     int digits_warned;          /* mixed digit counts reported */
 };
 
+/* Little-endian integers, as BinaryWriter writes them. */
 static uint64_t
 le64(const unsigned char *p)
 {
@@ -130,6 +131,7 @@ warn(struct rp_store *st, const char *fmt, ...)
 
 /* ---- the per-key count map ---- */
 
+/* FNV-1a over the key bytes. */
 static uint64_t
 hash_key(const char *k, size_t n)
 {
@@ -157,6 +159,7 @@ find_slot(const struct rp_store *st, const char *key, size_t n, uint64_t h)
     }
 }
 
+/* Double the count map (1024 slots at first) and rehash. */
 static void
 grow_table(struct rp_store *st)
 {
@@ -193,6 +196,7 @@ count_entry(struct rp_store *st, const char *key, size_t n)
     return e;
 }
 
+/* Empty the count map. */
 static void
 clear_counts(struct rp_store *st)
 {
@@ -245,12 +249,14 @@ rp_store_key_count(const struct rp_store *st)
 
 /* ---- the file list ---- */
 
+/* Byte-wise order of names (strcmp compares as unsigned char). */
 static int
 cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* 1 when the name ends in ".dat", compared without case (spec 3.4). */
 static int
 is_data_name(const char *name)
 {
@@ -259,6 +265,7 @@ is_data_name(const char *name)
     return n >= 4 && strcasecmp(name + n - 4, ".dat") == 0;
 }
 
+/* Free a name list.  Accepts NULL. */
 static void
 free_names(char **names, size_t n)
 {
@@ -267,12 +274,14 @@ free_names(char **names, size_t n)
     free(names);
 }
 
+/* 1 when the sorted list holds 'name'. */
 static int
 has_name(char **names, size_t n, const char *name)
 {
     return n > 0 && bsearch(&name, names, n, sizeof(*names), cmp_names) != NULL;
 }
 
+/* The number of digits a file name starts with. */
 static size_t
 leading_digits(const char *s)
 {
@@ -362,6 +371,7 @@ rp_store_file_count(const struct rp_store *st)
 
 /* ---- reading ---- */
 
+/* Close the current file and forget the buffered bytes. */
 static void
 close_file(struct rp_store *st)
 {
@@ -453,6 +463,7 @@ frame_varint(const unsigned char *p, size_t n, uint32_t *out, const char **why)
     return -1; /* not reached */
 }
 
+/* 1 when all 'n' bytes are zero. */
 static int
 all_zero(const unsigned char *p, size_t n)
 {
