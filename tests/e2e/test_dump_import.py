@@ -48,6 +48,7 @@ class DumpImport(unittest.TestCase):
             rptest.record("caf\u00e9:\u20ac", bytes(range(256)) * 70),
             rptest.record("k" * 200, b"x" * 128),
             rptest.record("customer:1", b"\x00\x00"),
+            rptest.record("nul\u0000in key\n", b"z"),
             {"key": "audit", "attributes": {"id": "a1b2",
                                             "utc": "2013-03-15T12:00:00.0000000Z"},
              "messages": [{"contract": "Lokad.SaaS/CreateCustomer",
@@ -61,7 +62,7 @@ class DumpImport(unittest.TestCase):
         self.assertEqual(len(files), 1)
         self.assertRegex(files[0], NAME_RE)
         self.assertTrue(files[0].startswith("00000001-"))
-        self.assertIn("7 records", p.stderr)
+        self.assertIn("8 records", p.stderr)
         self.assertIn(files[0], p.stderr)
         out = rptest.dump_store(self.store)
         self.assertEqual(len(out), len(records))
@@ -259,6 +260,16 @@ class DumpImport(unittest.TestCase):
                           for r in out],
                          [("customer-1", 1, 1), ("customer-2", 2, 1),
                           ("customer-1", 3, 2)])
+
+    def test_dump_odd_file_name(self):
+        """A file name that is not UTF-8 is shown with U+FFFD."""
+        os.mkdir(self.store)
+        name = b"00000001-2013-03-15-\xff.dat"
+        with open(os.path.join(self.store.encode(), name), "wb") as f:
+            f.write(frame(1, "a", b"x"))
+        out = rptest.dump_store(self.store)
+        self.assertEqual(out[0]["file"], "00000001-2013-03-15-\ufffd.dat")
+        self.assertEqual(out[0]["key"], "a")
 
     def test_dump_spec_record(self):
         """Spec 9.5: the whole record, decoded."""
