@@ -68,6 +68,7 @@ class Faults(EmuTestCase):
         self.emu.fault("timeout-committed")
         b = self.batch(2)
         self.assertWriteTimeout(self.emu.append(self.s, b))
+        self.assertIds(self.emu, self.s, [e["eventId"] for e in b])
         self.assertCreated(self.emu.append(self.s, b), self.emu, self.s, 0)
         self.assertIds(self.emu, self.s, [e["eventId"] for e in b])
 
