@@ -45,11 +45,11 @@ struct rp_store_pos {
 /* A reader of one store folder; opaque. */
 struct rp_store;
 
-/* Reader options, set with rp_store_set_options() before the first read. */
-#define RP_STORE_V1_NO_HASH                                                    \
-    1 /* V1 files: accept frames as the .NET V1 file                           \
-         reader does, without the hash check                                   \
-         (spec 7.1) */
+/* Reader options, set with rp_store_set_options() before the first read.
+** RP_STORE_V1_NO_HASH: V1 files are read as the .NET V1 file reader reads
+** them (spec 7.1): no hash check, only an all-zero hash is refused, and a
+** last frame whose hash is torn is accepted. */
+#define RP_STORE_V1_NO_HASH 1
 
 /* Called for each per-key count by rp_store_foreach_count(); a non-zero
 ** return stops the walk and is returned by it. */
@@ -59,7 +59,7 @@ typedef int (*rp_store_count_fn)(void *ctx, const char *key, size_t key_len,
 /* Open the store in folder 'dir' positioned before its first record.  The
 ** folder must exist and be readable; it may hold no data file yet (a live
 ** store that has not been written to).  Returns 0 with *out set, or RP_ENOENT
-** / RP_EIO naming the folder. */
+** / RP_EIO / RP_EINVAL (not a folder) naming the folder. */
 int rp_store_open(struct rp_store **out, const char *dir, struct rp_error *err);
 
 /* Set RP_STORE_* option bits (default 0). */
