@@ -459,13 +459,17 @@ read_some(struct loop *L, struct rp_error *err)
         L->reader_idle = 0;
         rp_events_reset(L->evs);
         rc = rp_script_convert(L->script, &rec, L->evs, err);
-        if (rc < 0)
+        count = rc < 0 ? 0 : rp_events_count(L->evs);
+        for (size_t i = 0; i < count && rc >= 0; i++)
+            rc = rp_sink_check_event(L->sink, &rec, rp_events_get(L->evs, i),
+                                     err);
+        if (rc < 0) {
+            /* The run stops before this record: the checkpoint's count of
+            ** its key must not include it. */
+            rp_store_set_stream_version(L->store, rec.key, rec.key_len,
+                                        rec.stream_version - 1);
             return rc;
-        count = rp_events_count(L->evs);
-        for (size_t i = 0; i < count; i++)
-            if ((rc = rp_sink_check_event(L->sink, &rec,
-                                          rp_events_get(L->evs, i), err)) < 0)
-                return rc;
+        }
         if ((rc = rp_sink_add_record(L->sink, &rec, err)) < 0)
             return rc;
         for (size_t i = 0; i < count; i++)
