@@ -123,6 +123,8 @@ class ReplicateTest(rptest.TestCase):
         p = rptest.start_replicator(self, args, cwd=self.dir)
         rptest.wait_for(lambda: self.events_landed(emu) >= 30, 60,
                         what="30 events in the target")
+        landed = len(emu.dump())
+        self.assertLess(landed, len(want), "the restart came too late to test")
         same = emu.restart(sig)
         if not same:
             # The old port was taken meanwhile: point a new run at the new one.
@@ -179,4 +181,68 @@ class ReplicateTest(rptest.TestCase):
                         p.stderr())
         emu.leader(2)
         self.assertEqual(p.wait(120), 0, p.stderr())
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_cluster_gossip_seed(self):
+        """Only --gossip-seed: the leader is found through GET /gossip, and
+        found again after it moves."""
+        self.prepare(80)
+        emu = rptest.Emulator(self, "--cluster", "3", "--latency-ms", "10")
+        want = self.expected()
+        args = ["run", "--script", self.script, "--store", self.store,
+                "--gossip-seed", ",".join(emu.urls), "--checkpoint",
+                self.checkpoint, "--poll-ms", "50", "--until-caught-up",
+                "--batch-events", "2", "--max-in-flight", "2"]
+        emu.leader(2)
+        p = rptest.start_replicator(self, args, cwd=self.dir)
+        rptest.wait_for(lambda: self.events_landed(emu) >= 20, 60,
+                        what="20 events in the target")
+        emu.leader(1)
+        self.assertEqual(p.wait(120), 0, p.stderr())
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_every_profile(self):
+        """v5 (Master, ES-RequireMaster), v23 (no anonymous access) and
+        v25 (Kurrent headers): the same events land."""
+        self.prepare(30)
+        want = self.expected()
+        creds = {"REPLICATOR_USER": "admin", "REPLICATOR_PASSWORD": "changeit"}
+        for profile in ("v5", "v20", "v23", "v25"):
+            with self.subTest(profile=profile):
+                emu = rptest.Emulator(self, "--profile", profile)
+                cp = os.path.join(self.dir, profile + ".checkpoint")
+                args = self.args(emu, ["--until-caught-up"])
+                args[args.index("--checkpoint") + 1] = cp
+                p = rptest.run(args, cwd=self.dir, env=creds)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertSameEvents(want, emu.dump())
+                emu.stop()
+
+    def test_replicate_script_fixed_after_error(self):
+        """A script error stops the run at its record (nothing of that
+        record or after is sent); with the script fixed, a new run
+        completes the target without a duplicate."""
+        self.prepare(40)
+        want = self.expected()
+        good = self.script
+        bad = rptest.write_file(os.path.join(self.dir, "bad.lua"),
+                                rptest.SCRIPT.replace(
+                                    "local events = {}",
+                                    "local events = {}\n"
+                                    "  if record.store_version == 25 then\n"
+                                    "    error(\"cannot map this one\")\n"
+                                    "  end", 1))
+        emu = rptest.Emulator(self)
+        self.script = bad
+        p = rptest.run(self.args(emu, ["--until-caught-up"]), cwd=self.dir)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        key = [r for r in rptest.dump_store(self.store)
+               if r["storeVersion"] == 25][0]["key"]
+        for word in ("25", key, "cannot map this one", "bad.lua"):
+            self.assertIn(word, p.stderr)
+        have = emu.dump()
+        self.assertSameEvents([e for e in want if e["storeVersion"] < 25],
+                              have)
+        self.script = good
+        self.run_to_end(emu)
         self.assertSameEvents(want, emu.dump())

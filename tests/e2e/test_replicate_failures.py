@@ -186,6 +186,16 @@ class FailureTest(rptest.TestCase):
         have_ids = {e["eventId"].lower() for e in have}
         self.assertTrue(all(e["eventId"].lower() in have_ids for e in want),
                         "events before the refused record are missing")
+        # With the script fixed (the blob replaced by its size), the run
+        # goes on from the refused record, numbered as the store numbers it.
+        self.script = rptest.write_file(
+            os.path.join(self.dir, "fixed.lua"), rptest.SCRIPT.replace(
+                "data = cjson.decode(m.body),",
+                "data = (function(d) if d.Blob then d.Blob = #d.Blob end "
+                "return d end)(cjson.decode(m.body)),"))
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertSameEvents(self.expected(), emu.dump())
 
     def server_too_large(self, write_on_413):
         """An event under the local limit as sent, over the server's once
