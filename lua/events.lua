@@ -31,6 +31,8 @@ local attributes = require "attributes"
 
 local events = {}
 
+local REPAIR, PLAIN = { repair = true }, { repair = false }
+
 function events.from_record(record, opts)
   opts = opts or {}
   local msgs = record.messages
@@ -42,7 +44,7 @@ function events.from_record(record, opts)
   local stream_opt = opts.stream
   local fixed = type(stream_opt) == "string" and stream_opt or nil
   local default_stream = (stream_opt == nil) and keys.stream(record.key) or nil
-  local json_opts = { repair = opts.repair }
+  local json_opts = opts.repair and REPAIR or PLAIN
   local attr_opts = opts.attribute_names and { names = opts.attribute_names }
   for i, m in ipairs(msgs) do
     local stream = fixed or default_stream or stream_opt(record, m, i)

@@ -139,6 +139,9 @@ apply(struct rp_config *cfg, const struct setting *s, const char *value,
         if (value[0] == '\0')
             return rp_error_set(err, RP_EINVAL, "%s: %s must not be empty",
                                 origin, s->name);
+        if (!rp_utf8_valid(value, strlen(value), NULL))
+            return rp_error_set(err, RP_EINVAL, "%s: %s is not valid UTF-8",
+                                origin, s->name);
         free(*(char **)field);
         *(char **)field = rp_xstrdup(value);
         return 0;

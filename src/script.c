@@ -6,6 +6,7 @@
 ** into events (JSON text as the request body carries it). */
 #include "script.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -214,7 +215,7 @@ one_line(char *out, size_t size, const char *tb)
 ** prefixed to the message in err. */
 static int
 docall(struct rp_script *s, lua_CFunction f, const char *what,
-       struct rp_error *err)
+       struct rp_error *err) /* [-0, +0, -] */
 {
     lua_State *L = s->L;
     char line[512];
@@ -232,6 +233,8 @@ docall(struct rp_script *s, lua_CFunction f, const char *what,
     lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_COUNT);
     status = lua_pcall(L, 1, 0, base);
     lua_sethook(L, NULL, 0, 0);
+    /* The handler, and the error message on failure: nothing else. */
+    assert(lua_gettop(L) == base + (status == LUA_OK ? 0 : 1));
     rp_buf_reset(&s->tb);
     if (status == LUA_OK) {
         lua_settop(L, base - 1);
@@ -530,6 +533,12 @@ build_sandbox(lua_State *L, struct rp_script *s) /* [-0, +0, m] */
     lua_setfield(L, -2, "rawjson");
     for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
         luaL_requiref(L, libs[i].name, libs[i].open, 0);
+        if (libs[i].name[0] == 's') {
+            /* Strings index the real string table ("x"):rep(2): no dump
+            ** there either. */
+            lua_pushnil(L);
+            lua_setfield(L, -2, "dump");
+        }
         copy_lib(L, libs[i].name[0] == 's' ? string_skip : NULL);
         lua_setfield(L, -2, libs[i].name);
     }

@@ -105,6 +105,9 @@ START_TEST(test_config_bad_values)
     ck_assert_int_eq(rp_config_set(&c, "log_level", "loud", "t", &err),
                      RP_EINVAL);
     ck_assert_int_eq(rp_config_set(&c, "store", "", "t", &err), RP_EINVAL);
+    ck_assert_int_eq(rp_config_set(&c, "source_id", "a\xff", "t", &err),
+                     RP_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "UTF-8"));
     ck_assert_int_eq(rp_config_set(&c, "nope", "1", "t", &err), RP_ENOENT);
     ck_assert_uint_eq(c.batch_events, 500);
     i = 1;
