@@ -158,6 +158,7 @@ struct emu_request {
     const char *body;
     size_t body_len;
     uint64_t start_ms; /* when its first byte arrived (monotonic) */
+    int no_park;       /* a long poll is over: answer now */
 };
 
 /* What the loop does with a reply. */
@@ -171,6 +172,9 @@ struct emu_reply {
     struct rp_buf body;
     int action;        /* EMU_SEND or EMU_DROP */
     uint64_t delay_ms; /* wait this long before acting */
+    uint64_t park_ms;  /* > 0: a long poll; hold the request and handle it
+                          again after the next write, or after this long
+                          with no_park set */
     int close;         /* close after sending */
 };
 

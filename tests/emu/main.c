@@ -183,9 +183,8 @@ main(int argc, char **argv)
                 val ? " (value '" : "", val ? val : "", val ? "')" : "", usage);
         return 2;
     }
-    if (srv.fault_kinds == 0) /* by default every kind but the odd one */
-        srv.fault_kinds = ((1u << EMU_F_COUNT) - 1) & ~1u &
-                          ~(1u << EMU_F_IDEMPOTENT_NOT_READY);
+    if (srv.fault_kinds == 0) /* by default every kind */
+        srv.fault_kinds = ((1u << EMU_F_COUNT) - 1) & ~1u;
     srv.rng = have_seed ? seed : (uint64_t)time(NULL) ^ (uint64_t)getpid();
     /* Credentials given on the command line are meant to be required. */
     srv.anonymous =

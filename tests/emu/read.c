@@ -675,7 +675,7 @@ emu_read(struct emu_server *srv, const struct emu_request *req,
     enum accept a;
     int is_all = stream_len == 4 && memcmp(stream, "$all", 4) == 0;
     int single_route, forward = 0, head = 0, rl = 0, resolve;
-    int64_t from = 0, count = PAGE;
+    int64_t from = 0, count = PAGE, long_poll = 0;
     struct emu_stream *s;
     char msg[300];
 
@@ -741,6 +741,7 @@ emu_read(struct emu_server *srv, const struct emu_request *req,
         v[h->value_len] = '\0';
         if (parse_num(v, &lp) != 0 || lp <= 0)
             goto bad_lp;
+        long_poll = lp > 86400 ? 86400 : lp;
     }
     rl = emu_header_bool(emu_es_header(srv, req, "RequireLeader"), 0);
     if (srv->profile != EMU_V5 && rl >= 0)
@@ -843,6 +844,12 @@ emu_read(struct emu_server *srv, const struct emu_request *req,
         emu_reply_status(rep, 406,
                          "Requested URI is not available in "
                          "requested format");
+        goto done;
+    }
+    if (forward && long_poll > 0 && !req->no_park &&
+        from > (int64_t)s->count - 1) {
+        /* Nothing to show yet: wait for a write (ES-LongPoll). */
+        rep->park_ms = (uint64_t)long_poll * 1000;
         goto done;
     }
     feed(&x, rep, s, from, count, forward, head);

@@ -23,7 +23,7 @@
 #define KIND_LISTENER 1
 #define KIND_CONN 2
 
-enum { ST_READ, ST_WAIT, ST_WRITE, ST_DEAD };
+enum { ST_READ, ST_WAIT, ST_WRITE, ST_PARK, ST_DEAD };
 
 struct listener {
     int kind; /* KIND_LISTENER */
@@ -39,17 +39,20 @@ struct conn {
     char *in;  /* bytes received and not yet consumed */
     size_t in_len;
     size_t in_cap;
-    struct rp_buf body; /* a chunked body, decoded */
-    struct rp_buf out;  /* the answer being sent */
-    size_t out_off;     /* bytes of 'out' already sent */
-    uint64_t deadline;  /* ms (monotonic) of the next timer, 0: none */
-    size_t heap_pos;    /* index in the timer heap, or SIZE_MAX */
-    uint64_t req_start; /* when the current request began, 0: idle */
-    int close_after;    /* close once 'out' is sent */
-    int action;         /* EMU_SEND or EMU_DROP when the wait ends */
-    int cont_sent;      /* "100 Continue" sent for this request */
-    int peer_closed;    /* the client has shut down its sending side */
-    uint32_t events;    /* epoll interest */
+    struct rp_buf body;  /* a chunked body, decoded */
+    struct rp_buf out;   /* the answer being sent */
+    size_t out_off;      /* bytes of 'out' already sent */
+    uint64_t deadline;   /* ms (monotonic) of the next timer, 0: none */
+    size_t heap_pos;     /* index in the timer heap, or SIZE_MAX */
+    uint64_t req_start;  /* when the current request began, 0: idle */
+    int close_after;     /* close once 'out' is sent */
+    int action;          /* EMU_SEND or EMU_DROP when the wait ends */
+    int cont_sent;       /* "100 Continue" sent for this request */
+    int peer_closed;     /* the client has shut down its sending side */
+    uint64_t park_until; /* end of the current long poll, 0: none */
+    int no_park;         /* the long poll is over: answer now */
+    struct conn *next_parked;
+    uint32_t events; /* epoll interest */
     char method[16];
     struct conn *next_dead;
 };
@@ -61,6 +64,8 @@ struct loop {
     size_t heap_len;
     size_t heap_cap;
     struct conn *dead;
+    struct conn *parked; /* long polls waiting for a write */
+    int wake;            /* a write happened: re-run the long polls */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -173,6 +178,14 @@ conn_close(struct loop *lp, struct conn *c)
 {
     if (c->state == ST_DEAD)
         return;
+    if (c->state == ST_PARK) {
+        struct conn **pp = &lp->parked;
+
+        while (*pp != NULL && *pp != c)
+            pp = &(*pp)->next_parked;
+        if (*pp == c)
+            *pp = c->next_parked;
+    }
     timer_del(lp, c);
     close(c->fd);
     c->fd = -1;
@@ -459,9 +472,29 @@ dispatch(struct loop *lp, struct conn *c, struct emu_request *req, int http10,
     memset(&rep, 0, sizeof(rep));
     rp_buf_init(&rep.headers, 0);
     rp_buf_init(&rep.body, 0);
+    uint64_t writes = srv->n_writes;
+
     req->node = c->node;
     req->start_ms = c->req_start;
+    req->no_park = c->no_park;
     emu_handle(srv, req, &rep);
+    if (srv->n_writes != writes)
+        lp->wake = 1;
+    if (rep.park_ms > 0) {
+        /* A long poll: keep the request, wait for a write or the end. */
+        rp_buf_dispose(&rep.headers);
+        rp_buf_dispose(&rep.body);
+        if (c->park_until == 0)
+            c->park_until = rp_now_ms() + rep.park_ms;
+        c->state = ST_PARK;
+        c->next_parked = lp->parked;
+        lp->parked = c;
+        set_interest(lp, c, 0);
+        timer_set(lp, c, c->park_until);
+        return;
+    }
+    c->park_until = 0;
+    c->no_park = 0;
     c->close_after = rep.close || c->peer_closed ||
                      header_has(conn_h, "close") ||
                      (http10 && !header_has(conn_h, "keep-alive"));
@@ -691,6 +724,39 @@ conn_read(struct loop *lp, struct conn *c)
 
 /* A connection's deadline passed: 408 for a request that did not
 ** arrive in time, close an idle one, or act on a delayed answer. */
+/* Take 'c' off the long-poll list and make it a request being handled
+** again (the request timeout counts afresh). */
+static void
+unpark(struct loop *lp, struct conn *c)
+{
+    struct conn **pp = &lp->parked;
+
+    while (*pp != NULL && *pp != c)
+        pp = &(*pp)->next_parked;
+    if (*pp == c)
+        *pp = c->next_parked;
+    c->state = ST_READ;
+    c->req_start = rp_now_ms();
+}
+
+/* A write happened: every long poll looks at its stream again. */
+static void
+wake_parked(struct loop *lp)
+{
+    struct conn *list = lp->parked, *c, *next;
+
+    lp->parked = NULL;
+    lp->wake = 0;
+    for (c = list; c != NULL; c = next) {
+        next = c->next_parked;
+        if (c->state != ST_PARK)
+            continue;
+        c->state = ST_READ;
+        c->req_start = rp_now_ms();
+        conn_process(lp, c);
+    }
+}
+
 static void
 on_timer(struct loop *lp, struct conn *c)
 {
@@ -701,6 +767,11 @@ on_timer(struct loop *lp, struct conn *c)
             conn_fail(lp, c, 408, "Request Timeout");
         else
             conn_close(lp, c);
+        break;
+    case ST_PARK:
+        unpark(lp, c);
+        c->no_park = 1;
+        conn_process(lp, c);
         break;
     case ST_WAIT:
         if (c->action == EMU_DROP)
@@ -826,7 +897,7 @@ emu_loop_run(struct emu_server *srv, const int *fds, int n)
                 if (c->state == ST_READ &&
                     (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
                     conn_read(&lp, c);
-                else if (c->state == ST_WAIT &&
+                else if ((c->state == ST_WAIT || c->state == ST_PARK) &&
                          (evs[i].events & (EPOLLERR | EPOLLHUP)))
                     conn_close(&lp, c);
                 else if (c->state == ST_WRITE &&
@@ -837,6 +908,8 @@ emu_loop_run(struct emu_server *srv, const int *fds, int n)
         now = rp_now_ms();
         while (lp.heap_len > 0 && lp.heap[0]->deadline <= now)
             on_timer(&lp, lp.heap[0]);
+        if (lp.wake)
+            wake_parked(&lp);
         while (lp.dead != NULL) {
             struct conn *c = lp.dead;
 

@@ -354,9 +354,6 @@ class TestEmuServer(unittest.TestCase):
             "Accept": ATOM})[0], 401)  # v23: no anonymous access
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class TestEmuProfiles(unittest.TestCase):
     def test_emu_server_bad_request_text_by_profile(self):
@@ -458,3 +455,39 @@ class TestEmuHalfClose(unittest.TestCase):
             out += chunk
         s.close()
         self.assertTrue(out.startswith(b"HTTP/1.1 200"), out)
+
+
+class TestEmuLongPoll(unittest.TestCase):
+    def test_emu_server_long_poll_wakes_on_write(self):
+        e = Emu(self, "--request-timeout-ms", "500")
+        self.assertEqual(e.post("lp", [ev()])[0], 201)
+        got = []
+
+        def poll(secs, first=1):
+            t = time.monotonic()
+            s, _, _, data = e.req("GET", "/streams/lp/%d/forward/20?embed=body"
+                                  % first,
+                                  headers={"Accept": ATOM,
+                                           "ES-LongPoll": str(secs)})
+            got.append((s, json.loads(data), time.monotonic() - t))
+        th = threading.Thread(target=poll, args=(10,))
+        th.start()
+        time.sleep(0.3)
+        self.assertEqual(e.post("other", [ev()])[0], 201)  # still waiting
+        time.sleep(0.2)
+        self.assertEqual(got, [])
+        self.assertEqual(e.post("lp", [ev(data={"n": 2})])[0], 201)
+        th.join(10)
+        status, feed, took = got[0]
+        self.assertEqual(status, 200)
+        self.assertEqual([x["eventNumber"] for x in feed["entries"]], [1])
+        self.assertLess(took, 5)
+        # No write: an empty page once the poll time is over, not a 408.
+        poll(1, 2)
+        status, feed, took = got[1]
+        self.assertEqual((status, feed["entries"]), (200, []))
+        self.assertGreaterEqual(took, 0.9)
+
+
+if __name__ == "__main__":
+    unittest.main()
