@@ -678,11 +678,12 @@ rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush)
         rp_buf_init(&st->act->body, 0);
         rp_buf_init(&st->act->path, 0);
     }
-    switch (st->op) {
-    case OP_NONE:
+    if (st->op == OP_NONE) {
         build_batch(s, st);
         st->op = OP_APPEND;
-        /* fall through */
+    }
+    switch (st->op) {
+    case OP_NONE: /* made an append just above */
     case OP_APPEND:
         set_path(st, "");
         set_headers(s, st, 1);
