@@ -41,6 +41,20 @@ class Idempotency:
         self.assertCreated(self.post([self.b], 0), self.emu, self.s, 1)
         self.unchanged()
 
+    def test_b09_ids_compare_as_guids(self):
+        # event ids are GUIDs (spec 4.2): the text's case does not matter
+        up = [self.d.upper(), self.e.upper()]
+        self.assertCreated(self.post(up, 2), self.emu, self.s, 3)
+        self.assertCreated(self.post(up, -2), self.emu, self.s, 3)
+        t = fresh()
+        i = new_id()
+        self.assertCreated(self.emu.append(t, [ev(i.upper())], -1), self.emu,
+                           t, 0)
+        self.assertCreated(self.emu.append(t, [ev(i)], -1), self.emu, t, 0)
+        self.assertCreated(self.emu.append(t, [ev(i)]), self.emu, t, 0)
+        self.assertIds(self.emu, t, [i])
+        self.unchanged()
+
     # 10
     def test_b10_first_mismatch(self):
         self.wev(self.post([new_id(), self.e], 2), 4)

@@ -45,6 +45,13 @@ class Negotiation(EmuTestCase):
             self.assertIn("description", doc)
             self.assertIn("_links", doc)
 
+    def test_b30_format_query_overrides_accept(self):
+        # spec 5.1: ?format=json instead of an Accept header
+        r = self.emu.get("/streams/%s?format=json" % quote(self.s),
+                         accept=None)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["streamId"], self.s)
+
     def test_b30_no_accept_on_page_urls(self):
         r = self.emu.get("/streams/%s/0/forward/5" % quote(self.s),
                          accept=None)
