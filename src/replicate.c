@@ -24,7 +24,7 @@
 #include "store.h"
 
 #define MAX_TARGETS 16
-#define READ_CHUNK 512       /* records read between two looks at HTTP */
+#define READ_CHUNK 64        /* records read between two looks at HTTP */
 #define REMOTE_CKPT_MS 5000  /* checkpoint stream at most this often */
 #define SETTLE_MS 5000       /* wait for answers at a stop */
 #define DRAIN_MS 60000       /* flush what is queued at an input error */
