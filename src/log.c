@@ -10,6 +10,8 @@
 #include "util.h"
 
 static enum rp_log_level max_level = RP_LOG_INFO;
+/* The status line shown on a terminal, "" when none. */
+static char status[256];
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
 void
@@ -52,6 +54,28 @@ rp_log(enum rp_log_level level, const char *fmt, ...)
     va_end(ap);
     n = (int)strlen(line);
     line[n++] = '\n';
+    if (status[0] != '\0') {
+        /* Clear the status line, print, and draw it again below. */
+        char out[sizeof(line) + sizeof(status) + 16];
+        int m =
+            snprintf(out, sizeof(out), "\r\033[K%.*s%s\033[K", n, line, status);
+
+        if (m > 0 && write(STDERR_FILENO, out, (size_t)m) < 0)
+            return;
+        return;
+    }
     if (write(STDERR_FILENO, line, (size_t)n) < 0)
+        return;
+}
+
+void
+rp_log_status(const char *text)
+{
+    char out[sizeof(status) + 16];
+    int m;
+
+    snprintf(status, sizeof(status), "%s", text ? text : "");
+    m = snprintf(out, sizeof(out), "\r%s\033[K", status);
+    if (m > 0 && write(STDERR_FILENO, out, (size_t)m) < 0)
         return;
 }

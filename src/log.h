@@ -23,4 +23,9 @@ void rp_log(enum rp_log_level level, const char *fmt, ...)
 #endif
     ;
 
+/* Show 'text' (one line, no newline) as a status line at the bottom of a
+** terminal, redrawn after each log line; NULL or "" removes it.  For
+** terminals only: the caller checks isatty(2). */
+void rp_log_status(const char *text);
+
 #endif
