@@ -87,7 +87,6 @@ struct loop {
     int saved_once;
     uint64_t progress_ms; /* last progress line */
     uint64_t progress_acked;
-    int progress_shown;
 };
 
 /* ---- set-up helpers ---- */
@@ -590,33 +589,31 @@ progress(struct loop *L, int final)
     struct rp_store_pos read, acked;
     uint64_t now = rp_now_ms();
     double rate;
-    char line[256];
-    int n;
+    char line[200];
 
     if (!L->opt->progress)
         return;
-    if (!final && now - L->progress_ms < 1000)
+    if (final) {
+        rp_log_status(NULL);
+        return;
+    }
+    if (now - L->progress_ms < 1000)
         return;
     rp_sink_get_stats(L->sink, &st);
     rp_store_get_pos(L->store, &read);
     rp_sink_frontier(L->sink, &acked);
-    rate = L->progress_ms == 0 || now == L->progress_ms
-               ? 0.0
-               : (double)(st.events_acked - L->progress_acked) * 1000.0 /
-                     (double)(now - L->progress_ms);
+    rate = L->progress_ms == 0 ? 0.0
+                               : (double)(st.events_acked - L->progress_acked) *
+                                     1000.0 / (double)(now - L->progress_ms);
     L->progress_ms = now;
     L->progress_acked = st.events_acked;
-    n = snprintf(line, sizeof(line),
-                 "\r%" PRIu64 " events sent, %.0f/s; acknowledged up to "
-                 "store version %" PRIu64 ", %" PRIu64 " records behind "
-                 "the reader%s\033[K%s",
-                 st.events_acked, rate, acked.store_version,
-                 read.store_version - acked.store_version,
-                 rp_sink_outage(L->sink, NULL) ? " (target down)" : "",
-                 final ? "\n" : "");
-    if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0)
-        return;
-    L->progress_shown = !final;
+    snprintf(line, sizeof(line),
+             "%" PRIu64 " events, %.0f/s; acknowledged to store version "
+             "%" PRIu64 ", %" PRIu64 " records pending%s",
+             st.events_acked, rate, acked.store_version,
+             read.store_version - acked.store_version,
+             rp_sink_outage(L->sink, NULL) ? "; target not answering" : "");
+    rp_log_status(line);
 }
 
 /* ---- the run ---- */
