@@ -2,6 +2,7 @@
 -- which the core encodes again; all into one target stream.  Measures the
 -- cost of a script that looks inside the payload.
 local cjson = require "cjson"
+local contract = require "contract" -- event types, remembered per name
 
 function convert(record)
   local events = {}
@@ -10,7 +11,7 @@ function convert(record)
     body.Contract = m.contract
     events[i] = {
       stream = "bench",
-      type = m.contract:match("[^/]+$"),
+      type = contract.event_type(m.contract),
       data = body,
     }
   end

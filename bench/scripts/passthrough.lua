@@ -1,12 +1,14 @@
 -- Benchmark script: every message of every record, body sent as is, into
 -- one target stream.  Measures the core (read, bridge, batch, HTTP) with the
 -- least script work.
+local contract = require "contract" -- event types, remembered per name
+
 function convert(record)
   local events = {}
   for i, m in ipairs(record.messages or {}) do
     events[i] = {
       stream = "bench",
-      type = m.contract:match("[^/]+$"),
+      type = contract.event_type(m.contract),
       data = m.body,
     }
   end

@@ -1,12 +1,14 @@
 -- Benchmark script: one target stream per source key ("customer:7" becomes
 -- "customer-7"), bodies sent as is.  Measures many streams in flight.
+local contract = require "contract" -- event types, remembered per name
+
 function convert(record)
   local stream = record.key:gsub(":", "-")
   local events = {}
   for i, m in ipairs(record.messages or {}) do
     events[i] = {
       stream = stream,
-      type = m.contract:match("[^/]+$"),
+      type = contract.event_type(m.contract),
       data = m.body,
     }
   end
