@@ -228,6 +228,8 @@ conn_flush(struct loop *lp, struct conn *c)
         }
         c->out_off += (size_t)w;
     }
+    if (c->out.cap > (4u << 20))
+        rp_buf_dispose(&c->out); /* a big answer (a dump): give it back */
     rp_buf_reset(&c->out);
     c->out_off = 0;
     if (c->close_after) {
@@ -522,6 +524,11 @@ dispatch(struct loop *lp, struct conn *c, struct emu_request *req, int http10,
     /* The request's bytes are no longer needed. */
     memmove(c->in, c->in + consumed, c->in_len - consumed);
     c->in_len -= consumed;
+    if (c->in_cap > (4u << 20) && c->in_len < 65536) {
+        /* A big request is done: keep a small buffer for the next. */
+        c->in = rp_xrealloc(c->in, 65536);
+        c->in_cap = 65536;
+    }
     c->req_start = 0;
     c->cont_sent = 0;
     if (delay > 0) {
