@@ -933,7 +933,9 @@ info(struct emu_server *srv, const struct emu_request *req,
     if (srv->profile == EMU_V25)
         rp_buf_adds(b, "\"dbVersion\":\"25.0.0\",");
     rp_buf_printf(b, "\"state\":\"%s\",\"projectionsMode\":\"None\"", state);
-    if (srv->profile != EMU_V5)
+    /* v5 has no feature flags (and no way to turn AtomPub off: when the
+    ** emulator does, it says so in the 20.6+ shape). */
+    if (srv->profile != EMU_V5 || !srv->atompub)
         rp_buf_printf(b,
                       ",\"features\":{\"projections\":false,"
                       "\"userManagement\":true,\"atomPub\":%s}",
