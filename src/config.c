@@ -259,23 +259,24 @@ rp_config_finish(struct rp_config *cfg, struct rp_error *err)
 void
 rp_config_usage(FILE *out)
 {
-    char flag[64];
-
     for (size_t i = 0; i < NSETTINGS; i++) {
         const struct setting *s = &settings[i];
-        const char *sp = strchr(s->help, ' ');
-        size_t k;
+        const char *help = s->help, *sp = strstr(help, "  ");
+        char left[96];
+        size_t k = 0;
 
-        for (k = 0; s->name[k] != '\0' && k < sizeof(flag) - 1; k++)
-            flag[k] = s->name[k] == '_' ? '-' : s->name[k];
-        flag[k] = '\0';
-        if (s->kind == BOOL)
-            fprintf(out, "  --[no-]%-24s %s\n", flag, s->help);
-        else if (sp != NULL && sp[1] == ' ')
-            fprintf(out, "  --%s %-*.*s %s\n", flag,
-                    (int)(26 - strlen(flag)) > 0 ? (int)(26 - strlen(flag)) : 0,
-                    (int)(sp - s->help), s->help, sp + 2);
-        else
-            fprintf(out, "  --%-28s %s\n", flag, s->help);
+        /* "--name META" ("--[no-]name" for booleans); the help text
+        ** starts with the metavariable and two spaces, if any. */
+        k += (size_t)snprintf(left, sizeof(left), "--%s",
+                              s->kind == BOOL ? "[no-]" : "");
+        for (size_t j = 0; s->name[j] != '\0' && k < sizeof(left) - 1; j++)
+            left[k++] = s->name[j] == '_' ? '-' : s->name[j];
+        left[k] = '\0';
+        if (sp != NULL && s->kind != BOOL) {
+            snprintf(left + k, sizeof(left) - k, " %.*s", (int)(sp - help),
+                     help);
+            help = sp + 2;
+        }
+        fprintf(out, "  %-31s %s\n", left, help);
     }
 }

@@ -1,5 +1,6 @@
 /* Tests of the settings: defaults, text values, flags and derived values. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -123,6 +124,25 @@ START_TEST(test_config_bad_values)
 }
 END_TEST
 
+START_TEST(test_config_usage_lists_flags)
+{
+    char text[8192];
+    FILE *f = tmpfile();
+    size_t n;
+
+    ck_assert_ptr_nonnull(f);
+    rp_config_usage(f);
+    rewind(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(text, "  --batch-events N "));
+    ck_assert_ptr_nonnull(strstr(text, "  --[no-]source-metadata "));
+    ck_assert_ptr_nonnull(strstr(text, "  --store DIR "));
+    ck_assert_ptr_null(strstr(text, "batch_events"));
+}
+END_TEST
+
 Suite *config_suite(void);
 
 Suite *
@@ -136,6 +156,7 @@ config_suite(void)
     tcase_add_test(core, test_config_defaults);
     tcase_add_test(core, test_config_set_values);
     tcase_add_test(core, test_config_flags);
+    tcase_add_test(core, test_config_usage_lists_flags);
     tcase_add_test(errors, test_config_bad_values);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);
