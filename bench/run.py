@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import shutil
 import signal
 import statistics
@@ -45,6 +44,7 @@ EMU = os.environ.get("BENCH_EMU", os.path.join(BIN, "esdb-emu"))
 CACHE = os.path.join(ROOT, "build", "bench")
 SCRIPTS = os.path.join(HERE, "scripts")
 MIB = 1024 * 1024
+RUSAGE = os.path.join(CACHE, "rusage")
 
 
 class BenchError(Exception):
@@ -59,45 +59,89 @@ def log(msg):
 # ---- processes ---------------------------------------------------------
 
 
+def build_rusage():
+    """Compiles bench/rusage.c (the launcher that measures a command on its
+    own) into build/bench/ when it is missing or older than its source."""
+    src = os.path.join(HERE, "rusage.c")
+    exe = os.path.join(CACHE, "rusage")
+    if (not os.path.exists(exe) or
+            os.path.getmtime(exe) < os.path.getmtime(src)):
+        os.makedirs(CACHE, exist_ok=True)
+        subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-O2",
+                        "-Wall", "-o", exe, src], check=True)
+    return exe
+
+
 class Measured:
-    """A child process timed from spawn to exit, with its own rusage."""
+    """A child process timed from spawn to exit, with its own resource usage
+    taken by bench/rusage.c (wait4 in a small parent: a child of this large
+    Python process would report at least this process's resident size)."""
+
+    live = set()
 
     def __init__(self, argv, stdout=subprocess.DEVNULL, stderr=None,
                  stdin=None, cwd=None):
         self.argv = argv
+        fd, self.ru_path = tempfile.mkstemp(prefix="rusage-", dir=CACHE)
+        os.close(fd)
         self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr,
-                                     stdin=stdin, cwd=cwd)
+        self.proc = subprocess.Popen([RUSAGE, self.ru_path] + argv,
+                                     stdout=stdout, stderr=stderr,
+                                     stdin=stdin, cwd=cwd,
+                                     start_new_session=True)
         self.pid = self.proc.pid
+        Measured.live.add(self)
         self.rc = None
         self.wall = None
         self.cpu = None
         self.maxrss = None
 
+    def done(self):
+        """Whether it has exited; then collects its figures."""
+        if self.rc is not None:
+            return True
+        if self.proc.poll() is None:
+            return False
+        self._collect()
+        return True
+
     def wait(self, timeout):
-        """Waits for the exit (killing the child after 'timeout' seconds)
-        and collects its resource usage.  Returns the exit status."""
-        timer = threading.Timer(timeout, self._timeout)
-        self.timed_out = False
-        timer.start()
+        """Waits for the exit (killing it after 'timeout' seconds) and
+        collects its resource usage.  Returns the exit status."""
         try:
-            _, status, ru = os.wait4(self.pid, 0)
-        finally:
-            timer.cancel()
-        self.wall = time.perf_counter() - self.t0
-        self.proc.returncode = self.rc = os.waitstatus_to_exitcode(status)
-        self.cpu = ru.ru_utime + ru.ru_stime
-        self.maxrss = ru.ru_maxrss * 1024  # Linux: KiB
-        if self.timed_out:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.proc.wait()
+            self._collect()
             raise BenchError("%s: no exit after %.0f s (killed)" %
                              (os.path.basename(self.argv[0]), timeout))
+        self._collect()
         return self.rc
 
-    def _timeout(self):
-        self.timed_out = True
+    def _collect(self):
+        if self.rc is not None:
+            return
+        Measured.live.discard(self)
+        self.wall = time.perf_counter() - self.t0
+        self.rc = self.proc.returncode
         try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            with open(self.ru_path) as f:
+                rc, wall, user, system, rss = f.read().split()
+            self.rc, self.wall = int(rc), float(wall)
+            self.cpu = float(user) + float(system)
+            self.maxrss = int(rss) * 1024  # Linux: KiB
+        except (OSError, ValueError):
+            pass
+        try:
+            os.unlink(self.ru_path)
+        except OSError:
+            pass
+
+    def kill(self):
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
 
     def signal(self, sig):
@@ -433,7 +477,6 @@ class Bench:
                         store["import_cpu"],
                         "cached store" if store["cached"] else "this run"))
             r.cpu = store["import_cpu"]
-            r.maxrss = store["import_maxrss"]
             self.add(r)
 
     def baseline_emu(self):
@@ -450,7 +493,8 @@ class Bench:
             raise BenchError("emu_ingest.sh exited %d: %s" %
                              (p.returncode, text[-500:]))
         self.add(Row("baseline: emulator alone (sh bench/emu_ingest.sh)",
-                     note=" / ".join(text.splitlines()[-2:])))
+                     note=" / ".join(l for l in text.splitlines()
+                                     if "events" in l or "RSS" in l)))
 
     # -- scenarios --
 
@@ -594,13 +638,13 @@ class Bench:
             mm = Measured([REPLICATOR] + self.run_argv(
                 "passthrough.lua", store_dir, emu.url, cp), stderr=err)
             first = None
-            while mm.proc.poll() is None:
+            deadline = time.monotonic() + 120
+            while not mm.done():
                 if first is None and emu.stats().get("appends", 0) > before:
                     first = time.perf_counter() - mm.t0
+                if time.monotonic() > deadline:
+                    mm.wait(0)
                 time.sleep(0.002)
-            # poll() reaped it: measure what we can.
-            mm.wall = time.perf_counter() - mm.t0
-            mm.rc = mm.proc.returncode
         if mm.rc != 0:
             raise BenchError("restart with one record exited %d: %s" %
                              (mm.rc, tail_file(errpath)))
@@ -608,7 +652,7 @@ class Bench:
         if first is None:
             first = mm.wall
         self.add(Row("restart at the end: one new record", None, mm.wall, None,
-                     None, note="first append after %.3f s, exit after "
+                     mm, note="first append after %.3f s, exit after "
                      "%.3f s" % (first, mm.wall),
                      target="sending <= 0.5 s",
                      verdict=verdict(first <= 0.5, "%.2f s" % first)))
@@ -653,7 +697,9 @@ class Bench:
                     break
                 time.sleep(0.05)
             st = emu.stats()
-            entries = emu.read_stream("tail-1")
+            entries = [e for e in emu.dump() if e.get("stream") == "tail-1"]
+            if entries and "createdUs" not in entries[0]:
+                entries = emu.read_stream("tail-1")
         finally:
             rp.signal(signal.SIGTERM)
             rp.wait(30)
@@ -665,9 +711,12 @@ class Bench:
             if isinstance(body, str):
                 body = json.loads(body)
             wrote = int(body["WrittenAtUs"])
-            # 'updated' is the commit time truncated to the millisecond: one
-            # more millisecond makes each figure an upper bound.
-            lat.append((iso_us(ev["updated"]) + 1000 - wrote) / 1000.0)
+            if "createdUs" in ev:  # the dump: commit time in microseconds
+                lat.append((int(ev["createdUs"]) - wrote) / 1000.0)
+            else:
+                # AtomPub 'updated': the commit time truncated to the
+                # millisecond; one more makes each figure an upper bound.
+                lat.append((iso_us(ev["updated"]) + 1000 - wrote) / 1000.0)
         if len(lat) != n:
             raise BenchError("live tail: %d of %d appended records arrived "
                              "(stats %s)" % (len(lat), n, st))
@@ -792,6 +841,7 @@ def main():
         log("missing %s: run make first" % REPLICATOR)
         return 1
     os.makedirs(CACHE, exist_ok=True)
+    build_rusage()
     b = Bench(args)
     t_start = time.perf_counter()
     log("machine: %s" % machine())
@@ -869,5 +919,13 @@ def main():
     return 0
 
 
+def kill_live():
+    for m in list(Measured.live):
+        m.kill()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        kill_live()
