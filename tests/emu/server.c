@@ -66,6 +66,8 @@ struct loop {
     struct conn *dead;
     struct conn *parked; /* long polls waiting for a write */
     int wake;            /* a write happened: re-run the long polls */
+    int spare;           /* a descriptor kept for refusing connections when
+                            the process has no other left */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -804,7 +806,18 @@ accept_all(struct loop *lp, struct listener *l)
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
-            return; /* EAGAIN, or out of descriptors: try later */
+            if ((errno == EMFILE || errno == ENFILE) && lp->spare >= 0) {
+                /* Out of descriptors: refuse this one (close it at once)
+                ** rather than spin on a listener that stays readable. */
+                close(lp->spare);
+                fd = accept(l->fd, NULL, NULL);
+                if (fd >= 0)
+                    close(fd);
+                lp->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0)
+                    continue;
+            }
+            return; /* EAGAIN: all taken */
         }
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -858,6 +871,7 @@ emu_loop_run(struct emu_server *srv, const int *fds, int n)
 
     memset(&lp, 0, sizeof(lp));
     lp.srv = srv;
+    lp.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     lp.ep = epoll_create1(EPOLL_CLOEXEC);
     if (lp.ep < 0) {
         perror("esdb-emu: epoll_create1");
@@ -938,5 +952,7 @@ emu_loop_run(struct emu_server *srv, const int *fds, int n)
     }
     free(lp.heap);
     close(lp.ep);
+    if (lp.spare >= 0)
+        close(lp.spare);
     return 0;
 }

@@ -28,13 +28,13 @@ ADMIN = "Basic " + base64.b64encode(b"admin:changeit").decode()
 class Emu:
     """One emulator process, stopped at the test's cleanup."""
 
-    def __init__(self, test, *args, data=None, port=0):
+    def __init__(self, test, *args, data=None, port=0, preexec=None):
         argv = [EMU, "--port", str(port)] + list(args)
         if data:
             argv += ["--data", data]
         self.err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                     stderr=self.err)
+                                     stderr=self.err, preexec_fn=preexec)
         test.addCleanup(self.close_log)
         test.addCleanup(self.stop)
         line = self.proc.stdout.readline().decode()
@@ -487,6 +487,30 @@ class TestEmuLongPoll(unittest.TestCase):
         status, feed, took = got[1]
         self.assertEqual((status, feed["entries"]), (200, []))
         self.assertGreaterEqual(took, 0.9)
+
+
+class TestEmuDescriptors(unittest.TestCase):
+    def test_emu_server_out_of_descriptors(self):
+        import resource
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        if os.environ.get("RP_SANITIZE") == "1":
+            self.skipTest("the sanitizer runtime needs descriptors of its own")
+        e = Emu(self, preexec=limit)
+        socks = [socket.create_connection(("127.0.0.1", e.port), timeout=5)
+                 for _ in range(100)]
+        time.sleep(0.3)
+        with open("/proc/%d/stat" % e.proc.pid) as f:
+            before = sum(int(x) for x in f.read().split()[13:15])
+        time.sleep(0.5)
+        with open("/proc/%d/stat" % e.proc.pid) as f:
+            after = sum(int(x) for x in f.read().split()[13:15])
+        self.assertLess(after - before, 20)  # ticks: not spinning
+        for s in socks:
+            s.close()
+        time.sleep(0.3)
+        self.assertEqual(e.req("GET", "/ping")[0], 200)
 
 
 if __name__ == "__main__":
