@@ -2,9 +2,11 @@
 HTTP on 127.0.0.1.  Each test compares what landed in the target (GET
 /_emu/dump) with what `replicator dry-run` says would be sent: the same
 events in every stream, once each, in source order (DESIGN.md guarantee 1)."""
+import hashlib
 import os
 import random
 import signal
+import struct
 import time
 
 import rptest
@@ -245,4 +247,65 @@ class ReplicateTest(rptest.TestCase):
                               have)
         self.script = good
         self.run_to_end(emu)
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_two_instances_at_once(self):
+        """Two runs of the same source at the same time (an operator's
+        mistake): each one's writes are the other's repeats, so nothing is
+        doubled; a run that gives up says why."""
+        self.prepare(100)
+        emu = rptest.Emulator(self, "--latency-ms", "5")
+        want = self.expected()
+        runs = []
+        for i in range(2):
+            args = self.args(emu, ["--until-caught-up", "--batch-events",
+                                   str(3 + i)])
+            args[args.index("--checkpoint") + 1] = os.path.join(
+                self.dir, "instance%d.checkpoint" % i)
+            runs.append(rptest.start_replicator(self, args, cwd=self.dir))
+        codes = [p.wait(120) for p in runs]
+        for p, code in zip(runs, codes):
+            self.assertIn(code, (0, 1), p.stderr())
+            if code == 1:
+                self.assertIn("replicator: error:", p.stderr())
+        fig = rptest.compare(want, emu.dump())
+        self.assertEqual((fig["duplicated"], fig["foreign"], fig["out_of_order"],
+                          fig["mismatched"]), (0, 0, 0, 0), fig["problems"])
+        self.run_to_end(emu)
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_torn_tail_completed_later(self):
+        """A writer caught in the middle of a frame: the half frame is
+        waited for, not skipped and not an error, and replicated once
+        complete."""
+        self.prepare(20)
+        emu = rptest.Emulator(self)
+        p = rptest.start_replicator(self, self.args(emu), cwd=self.dir)
+        want = self.expected()
+        rptest.wait_for(lambda: len(emu.dump()) >= len(want), 60,
+                        what="the first events")
+        newest = sorted(f for f in os.listdir(self.store)
+                        if f.endswith(".dat"))[-1]
+        path = os.path.join(self.store, newest)
+        key = b"customer:1"
+        count = sum(1 for r in rptest.dump_store(self.store)
+                    if r["key"] == "customer:1")
+        data = rptest.message_set([("Lokad.SaaS/CustomerRenamed",
+                                    rptest.pretty_body({"Id": 21}))])
+        body = (struct.pack("<q", count + 1) + rptest.varint(len(key)) + key +
+                rptest.varint(len(data)) + data)
+        frame = body + hashlib.sha1(body).digest()
+        cut = len(frame) // 2
+        with open(path, "ab") as f:
+            f.write(frame[:cut])
+        time.sleep(0.5)
+        self.assertTrue(p.alive(), p.stderr())
+        self.assertEqual(len(emu.dump()), len(want))
+        with open(path, "ab") as f:
+            f.write(frame[cut:])
+        want = self.expected()
+        self.assertEqual(want[-1]["storeVersion"], 21)
+        rptest.wait_for(lambda: len(emu.dump()) >= len(want), 60,
+                        what="the completed record")
+        self.assertEqual(p.stop(signal.SIGTERM), 0, p.stderr())
         self.assertSameEvents(want, emu.dump())

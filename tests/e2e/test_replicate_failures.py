@@ -115,6 +115,12 @@ class FailureTest(rptest.TestCase):
             self.assertNotIn(secret, p.stderr())
             self.assertNotIn(secret, p.stdout())
         self.assertSameEvents(self.expected(), emu.dump())
+        # Credentials in the URL are refused without being echoed.
+        q = rptest.run(self.args(emu.url.replace(
+            "http://", "http://%s:%s@" % (USER, PASSWORD))), cwd=self.dir)
+        self.assertEqual(q.returncode, 2, q.stderr)
+        self.assertIn("REPLICATOR_PASSWORD", q.stderr)
+        self.assertNotIn(PASSWORD, q.stderr + q.stdout)
         # The same from a credentials file.
         path = rptest.write_file(os.path.join(self.dir, "creds"),
                                  USER + ":" + PASSWORD + "\n")
