@@ -33,6 +33,7 @@
 
 /* Set by the signal handler; the pipe wakes the poll. */
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t signal_count; /* a second one: stop waiting */
 static int signal_pipe[2] = {-1, -1};
 
 static void
@@ -42,6 +43,7 @@ on_signal(int sig)
     char c = 1;
 
     stop_signal = sig;
+    signal_count++;
     if (signal_pipe[1] >= 0 && write(signal_pipe[1], &c, 1) < 0)
         (void)0;
     errno = saved;
@@ -139,6 +141,7 @@ open_signals(struct rp_error *err)
         fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC);
     }
     stop_signal = 0;
+    signal_count = 0;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -631,7 +634,7 @@ settle(struct loop *L, uint64_t ms, int marker)
             !rp_sink_outage(L->sink, NULL))) {
         uint64_t now = rp_now_ms();
 
-        if (now >= end)
+        if (now >= end || signal_count > 1)
             break;
         if (marker && dispatch(L, 1, 1, &e) < 0)
             break;
@@ -783,7 +786,10 @@ rp_replicate_run(struct rp_script *script,
         int timeout, rc = 0;
 
         if (stop_signal) {
-            rp_log(RP_LOG_INFO, "signal %d: stopping", (int)stop_signal);
+            rp_log(RP_LOG_INFO,
+                   "signal %d: stopping (answers in flight are waited for "
+                   "up to %d s; a second signal stops at once)",
+                   (int)stop_signal, SETTLE_MS / 1000);
             break;
         }
         if (L.resuming && !input_error) {
