@@ -1092,18 +1092,31 @@ cmp_stream(const void *a, const void *b)
     return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
 }
 
-/* GET /_emu/dump: every readable event as one JSON line. */
+/* GET /_emu/dump[?stream=S]: every readable event (of stream S) as one JSON
+** line. */
 static void
-dump(struct emu_server *srv, struct emu_reply *rep)
+dump(struct emu_server *srv, const struct emu_request *req,
+     struct emu_reply *rep)
 {
+    size_t ql;
+    const char *q = emu_query_get(req, "stream", &ql);
+    struct rp_buf only;
     size_t n = emu_store_stream_count(srv->store), k = 0, i, j;
     struct emu_stream **all = rp_xcalloc(n ? n : 1, sizeof(*all));
     struct emu_stream *s;
     struct rp_buf *b = &rep->body, tmp;
 
     rp_buf_init(&tmp, 0);
+    rp_buf_init(&only, 0);
+    if (q != NULL && url_decode(&only, q, ql) != 0) {
+        control_bad(rep, "bad percent escape in stream");
+        goto done;
+    }
     for (s = emu_store_streams(srv->store); s != NULL; s = s->all)
-        all[k++] = s;
+        if (q == NULL ||
+            (s->name_len == only.len &&
+             (only.len == 0 || memcmp(s->name, only.data, only.len) == 0)))
+            all[k++] = s;
     qsort(all, k, sizeof(*all), cmp_stream);
     emu_reply_status(rep, 200, "OK");
     emu_reply_header(rep, "Content-Type", "application/x-ndjson");
@@ -1143,6 +1156,8 @@ dump(struct emu_server *srv, struct emu_reply *rep)
             rp_buf_adds(b, "}\n");
         }
     }
+done:
+    rp_buf_dispose(&only);
     rp_buf_dispose(&tmp);
     free(all);
 }
@@ -1243,7 +1258,7 @@ control(struct emu_server *srv, const struct emu_request *req,
     } else if (IS("stats") && get) {
         stats(srv, rep);
     } else if (IS("dump") && get) {
-        dump(srv, rep);
+        dump(srv, req, rep);
     } else {
         emu_reply_status(rep, 404, "Not Found");
     }

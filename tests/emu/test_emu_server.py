@@ -160,6 +160,8 @@ class TestEmuServer(unittest.TestCase):
         e.control("POST", "clear-idempotency-cache", {})
         self.assertEqual(e.post("x", [a])[0], 201)
         self.assertEqual([d["stream"] for d in e.dump()], ["x", "x", "y"])
+        only = e.control("GET", "dump?stream=y").decode().splitlines()
+        self.assertEqual([json.loads(l)["stream"] for l in only], ["y"])
 
     def test_emu_server_keepalive_pipelining_and_continue(self):
         e = Emu(self)
