@@ -2,11 +2,13 @@
 (behaviours 42-44 and the open question on dropped idempotent repeats), the
 arming rules (count, stream, disarm), random faults reproducible for a seed,
 and --latency-ms answering concurrent requests in parallel."""
+import json
 import threading
 import time
 import unittest
 
-from emuclient import Dropped, Emu, EmuTestCase, ev, fresh, new_id
+from emuclient import (EVENTS_JSON, Dropped, Emu, EmuTestCase, ev, fresh,
+                       new_id)
 
 WRITE_TIMEOUT = 0.2      # FAST: --write-timeout-ms 200
 REQUEST_TIMEOUT = 1.0    # FAST: --request-timeout-ms 1000
@@ -195,7 +197,13 @@ class Faults(EmuTestCase):
     def test_disarm_all(self):
         self.emu.fault("not-ready", count=5)
         self.emu.fault("drop-before-commit", count=5, stream=self.s)
+        armed = self.emu.control("GET", "/_emu/faults").json()
+        self.assertEqual(sorted((f["kind"], f["count"], f["stream"])
+                                for f in armed),
+                         [("drop-before-commit", 5, self.s),
+                          ("not-ready", 5, None)])
         self.emu.clear_faults()
+        self.assertEqual(self.emu.control("GET", "/_emu/faults").json(), [])
         self.assertCreated(self.emu.append(self.s, self.batch(1)), self.emu,
                            self.s, 0)
 
@@ -251,6 +259,19 @@ class RandomFaults(unittest.TestCase):
             self.assertEqual(r.status, 404)
             r = emu.get("/gossip", accept="application/json")
             self.assertEqual(r.status, 200)
+
+    def test_fault_kinds_limit_the_draw(self):
+        emu = Emu(["--profile", "v20", "--fault-rate", "1", "--seed", "5",
+                   "--fault-kinds", "not-ready,drop-before-commit"]).start()
+        self.addCleanup(emu.stop)
+        seen = set()
+        for _ in range(12):
+            r = emu.outcome("POST", "/streams/k", json.dumps([ev()]),
+                            [("Content-Type", EVENTS_JSON)])
+            seen.add(r if r == "dropped" else r.status)
+        self.assertLessEqual(seen, {503, "dropped"})
+        self.assertEqual(emu.dump(), [])
+        self.assertEqual(emu.stats()["faults"], 12)
 
     def test_rate_zero_means_no_faults(self):
         out, dump = run_random(11, rate="0", n=6)

@@ -124,6 +124,14 @@ class Auth(EmuTestCase):
         self.assertStatus(emu.append(s, [ev()], auth=None), 401)
         self.assertEqual(len(emu.dump_stream(s)), 1)
 
+    def test_b38_anonymous_flag(self):
+        emu = self.start_emu(["--profile", "v23", "--anonymous", "on"])
+        s = fresh()
+        self.assertCreated(emu.append(s, [ev()], auth=None), emu, s, 0)
+        emu = self.start_emu(["--profile", "v20", "--anonymous", "off"])
+        self.assertStatus(emu.append(s, [ev()], auth=None), 401)
+        self.assertEqual(emu.dump(), [])
+
     def test_b38_all_and_system_streams_need_admin(self):
         for profile in ["v5", "v20", "v23"]:
             emu = self.start_emu(["--profile", profile])
