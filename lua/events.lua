@@ -31,6 +31,8 @@ local attributes = require "attributes"
 
 local events = {}
 
+local event_type, body_json = contract.event_type, servicestack.json
+local attr_metadata, key_stream = attributes.metadata, keys.stream
 local REPAIR, PLAIN = { repair = true }, { repair = false }
 
 function events.from_record(record, opts)
@@ -39,35 +41,42 @@ function events.from_record(record, opts)
   if msgs == nil then
     return opts.other and opts.other(record) or nil
   end
-  if record.key == "audit" and not opts.audit then return nil end
-  local out = {}
+  local key = record.key
+  if key == "audit" and not opts.audit then return nil end
+  local out, n = {}, 0
   local stream_opt = opts.stream
   local fixed = type(stream_opt) == "string" and stream_opt or nil
-  local default_stream = (stream_opt == nil) and keys.stream(record.key) or nil
+  local default_stream = (stream_opt == nil) and key_stream(key) or nil
   local json_opts = opts.repair and REPAIR or PLAIN
+  local attrs = record.attributes
+  if attrs ~= nil and next(attrs) == nil then attrs = nil end
   local attr_opts = opts.attribute_names and { names = opts.attribute_names }
-  for i, m in ipairs(msgs) do
+  local data_fn, raw, meta_fn, renames = opts.data, opts.raw, opts.metadata,
+    opts.renames
+  for i = 1, #msgs do
+    local m = msgs[i]
     local stream = fixed or default_stream or stream_opt(record, m, i)
     if stream ~= nil then
       local data
-      if opts.data then
-        data = opts.data(record, m, i)
-      elseif opts.raw then
+      if data_fn then
+        data = data_fn(record, m, i)
+      elseif raw then
         data = m.body
       else
-        data = servicestack.json(m.body, json_opts)
+        data = body_json(m.body, json_opts)
       end
-      local meta = attributes.metadata(record.attributes, attr_opts,
-                                       { contract = m.contract, key = record.key })
-      if opts.metadata then
-        local extra = opts.metadata(record, m, i)
+      local meta = { contract = m.contract, key = key }
+      if attrs then attr_metadata(attrs, attr_opts, meta) end
+      if meta_fn then
+        local extra = meta_fn(record, m, i)
         if extra then
           for k, v in pairs(extra) do meta[k] = v end
         end
       end
-      out[#out + 1] = {
+      n = n + 1
+      out[n] = {
         stream = stream,
-        type = contract.event_type(m.contract, opts.renames),
+        type = event_type(m.contract, renames),
         data = data,
         metadata = meta,
       }
