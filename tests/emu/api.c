@@ -1343,7 +1343,10 @@ streams(struct emu_server *srv, const struct emu_request *req,
         else if (nsegs == 3 && strcmp(segs[1], "incoming") == 0 &&
                  emu_uuid_parse(id, segs[2], segbuf[2].len) == 0)
             append(srv, req, rep, who, segs[0], segbuf[0].len, id, 0);
-        else if (nsegs == 2 && strcmp(segs[1], "metadata") == 0) {
+        else if ((nsegs == 2 && strcmp(segs[1], "metadata") == 0) ||
+                 (nsegs == 4 && strcmp(segs[1], "metadata") == 0 &&
+                  strcmp(segs[2], "incoming") == 0 &&
+                  emu_uuid_parse(id, segs[3], segbuf[3].len) == 0)) {
             struct rp_buf meta;
 
             if (segs[0][0] == '$' && segs[0][1] == '$') {
@@ -1355,7 +1358,8 @@ streams(struct emu_server *srv, const struct emu_request *req,
             rp_buf_init(&meta, 0);
             rp_buf_adds(&meta, "$$");
             rp_buf_add(&meta, segs[0], segbuf[0].len);
-            append(srv, req, rep, who, meta.data, meta.len, NULL, 1);
+            append(srv, req, rep, who, meta.data, meta.len,
+                   nsegs == 4 ? id : NULL, 1);
             rp_buf_dispose(&meta);
         } else if (nsegs == 3 && strcmp(segs[1], "incoming") == 0)
             emu_reply_status(rep, 404, "Not Found");
