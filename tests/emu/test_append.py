@@ -359,6 +359,15 @@ class PlainBodies(EmuTestCase):
         self.assertEqual(d[0]["data"], "SGVsbG8gV29ybGQ=")
         self.assertEqual([x["isJson"] for x in d], [False, False, False])
 
+    def test_b21_octet_stream_needs_event_type(self):
+        s = fresh()
+        for eid in [new_id(), None]:
+            r = self.emu.post_plain(s, b"\x01", OCTET, event_type=None,
+                                    event_id=eid)
+            self.assertStatus(r, 400)
+            self.assertIsNone(r.header("Location"))
+        self.assertAbsent(self.emu, s)
+
     def test_b21_octet_stream_without_id(self):
         s = fresh()
         r = self.emu.post_plain(s, b"\x01\x02", OCTET, event_type="Bin")
@@ -662,6 +671,18 @@ class TooLarge(EmuTestCase):
             self.assertTrue(r.reason.startswith("Too large events received"),
                             r.reason)
         self.assertIds(emu, s, ids)
+
+    def test_b27_plain_bodies_too_large(self):
+        emu = self.start_emu(["--profile", "v20"])
+        emu.switches(write_on_413=False)
+        s = fresh()
+        for ct in [OCTET, APP_JSON]:
+            r = emu.post_plain(s, b"1" * (MAX_EVENT + 1), ct,
+                               event_id=new_id())
+            self.assertStatus(r, 413, ct)
+        self.assertAbsent(emu, s)
+        r = emu.post_plain(s, b"1" * MAX_EVENT, OCTET, event_id=new_id())
+        self.assertCreated(r, emu, s, 0)
 
     def test_b27_write_on_413_switch(self):
         emu = self.start_emu(["--profile", "v20"])
