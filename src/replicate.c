@@ -812,7 +812,13 @@ rp_replicate_run(struct rp_script *script,
             input_error = 1;
             drain_end = now + DRAIN_MS;
         }
-        rc = dispatch(&L, L.reader_idle || input_error || rp_sink_full(L.sink),
+        /* Partial batches go when there is nothing more to read now, when
+        ** the buffers are full, or when nothing is out (the target would
+        ** idle); else streams fill their batches (fewer, larger requests:
+        ** a request costs the target more than an event). */
+        rc = dispatch(&L,
+                      L.reader_idle || input_error || rp_sink_full(L.sink) ||
+                          rp_http_in_flight(L.http) == 0,
                       0, &e);
         now = rp_now_ms();
         if (rc == 0 && !L.resuming) {
