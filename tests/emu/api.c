@@ -149,8 +149,6 @@ emu_base_url(const struct emu_server *srv, const struct emu_request *req,
     if (host != NULL && host->value_len > 0 && host->value_len < 256) {
         rp_buf_adds(out, "http://");
         rp_buf_add(out, host->value, host->value_len);
-        if (memchr(host->value, ':', host->value_len) == NULL)
-            rp_buf_adds(out, ":80");
         return;
     }
     node_base(srv, req->node, out);
