@@ -655,9 +655,16 @@ class DataHandling(EmuTestCase):
 
 
 class TooLarge(EmuTestCase):
-    """Behaviour 27 and the write_on_413 switch (open question 1)."""
+    """Behaviour 27 and the write_on_413 switch (open question 1); one
+    emulator per test, the switch is global."""
 
-    ARGS = ["--profile", "v20"]
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
 
     def test_b27_too_large_refused_nothing_written(self):
         emu = self.start_emu(["--profile", "v20"])
