@@ -98,6 +98,27 @@ class RunSmokeTest(rptest.TestCase):
         self.assertIn("checkpoint stream", p.stderr)
         self.assertSameEvents(want, emu.dump())
 
+    def test_run_no_checkpoint_anywhere_target_half_full(self):
+        """No local file and no checkpoint stream, against a target that
+        holds the first part of the data: every stream learns where it
+        stands from its last event, nothing is written twice."""
+        emu = rptest.Emulator(self)
+        p = rptest.run(self.args(emu.url, ["--until-caught-up"]),
+                       cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rptest.import_records(self.store, rptest.workload(self.rng, 20, 41))
+        os.unlink(self.checkpoint)
+        status, _, _ = rptest.http(
+            "DELETE", emu.url + "/streams/" + rptest.CHECKPOINT_PREFIX +
+            "store")
+        self.assertEqual(status, 204)
+        p = rptest.run(self.args(emu.url, ["--until-caught-up"]),
+                       cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("from the start of the store", p.stderr)
+        self.assertSameEvents(rptest.dry_run(self.script, self.store),
+                              emu.dump())
+
     def test_run_daemon_stops_on_sigterm_with_checkpoint(self):
         emu = rptest.Emulator(self)
         p = rptest.start_replicator(self, self.args(emu.url), cwd=self.dir)
