@@ -282,7 +282,9 @@ set_count(void *ctx, const char *key, size_t key_len, uint64_t count)
     return 0;
 }
 
-/* Write the local checkpoint at the frontier (if it moved, or 'force').
+/* Write the local checkpoint at the frontier (if it moved, or 'force';
+** never before the resume point is known).  Returns 1 (written), 0 or an
+** error.
 ** The reader's counts come first, then the sink's corrections for keys
 ** with records after the frontier: the last count of a key wins. */
 static int
@@ -307,7 +309,7 @@ save_local(struct loop *L, int force, struct rp_error *err)
     L->saved_sv = pos.store_version;
     L->saved_ms = rp_now_ms();
     L->saved_once = 1;
-    return 0;
+    return 1;
 }
 
 /* Queue a checkpoint event for the target when the frontier moved. */
@@ -753,6 +755,7 @@ rp_replicate_run(struct rp_script *script,
     int input_error = 0; /* it came from the store or the script */
     uint64_t drain_end = 0;
     struct rp_store_pos f;
+    int rc_save;
 
     memset(&L, 0, sizeof(L));
     L.opt = opt;
@@ -824,8 +827,8 @@ rp_replicate_run(struct rp_script *script,
         if (rc == 0 && !L.resuming) {
             uint64_t every = 1000 + rp_store_key_count(L.store) / 100;
 
-            if (now - L.saved_ms >= every)
-                rc = save_local(&L, 0, &e);
+            if (now - L.saved_ms >= every && (rc = save_local(&L, 0, &e)) > 0)
+                rc = 0;
             if (rc == 0 && !input_error && now - L.marked_ms >= REMOTE_CKPT_MS)
                 rc = mark_remote(&L, &e);
         }
@@ -892,13 +895,14 @@ rp_replicate_run(struct rp_script *script,
         settle(&L, 2000, 1);
     }
     progress(&L, 1);
-    if (save_local(&L, 1, &e) < 0) {
+    rc_save = save_local(&L, 1, &e);
+    if (rc_save < 0) {
         rp_log(RP_LOG_ERROR, "%s", e.msg);
         if (!failure) {
             failure = e.code;
             *err = e;
         }
-    } else {
+    } else if (rc_save > 0) {
         rp_sink_frontier(L.sink, &f);
         rp_log(RP_LOG_INFO, "checkpoint saved: store version %" PRIu64 " (%s)",
                f.store_version, L.ckpt_path);

@@ -783,6 +783,31 @@ words(const struct rp_http_result *res, char *out, size_t size)
                  res->reason[0] ? res->reason : "(no reason given)");
 }
 
+/* What the user can do about a refusal with HTTP status 'code'. */
+static const char *
+hint(long code)
+{
+    switch (code) {
+    case 401:
+        return "check the credentials (REPLICATOR_USER and "
+               "REPLICATOR_PASSWORD, or --credentials FILE) and the user's "
+               "rights on the stream";
+    case 404:
+        return "the HTTP (AtomPub) API may be disabled on the server: start "
+               "it with --enable-atom-pub-over-http (env "
+               "EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP=true; KurrentDB: "
+               "KURRENTDB_ENABLE_ATOM_PUB_OVER_HTTP=true)";
+    case 410:
+        return "the stream was deleted for good (tombstoned) and cannot take "
+               "events";
+    case 413:
+        return "an event is larger than the server accepts (it may have been "
+               "written nevertheless: check the stream)";
+    default:
+        return "";
+    }
+}
+
 static int
 refuse(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
        int code, const char *hint, struct rp_error *err)
@@ -954,33 +979,7 @@ on_append(struct rp_sink *s, struct stream *st,
         return 0;
     }
     st->op = OP_APPEND;
-    switch (code) {
-    case 401:
-        return refuse(s, st, res, RP_EREFUSED,
-                      "check the credentials (REPLICATOR_USER and "
-                      "REPLICATOR_PASSWORD, or --credentials FILE) and the "
-                      "user's rights on the stream",
-                      err);
-    case 404:
-        return refuse(s, st, res, RP_EREFUSED,
-                      "the HTTP (AtomPub) API may be disabled on the server: "
-                      "start it with --enable-atom-pub-over-http (env "
-                      "EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP=true; KurrentDB: "
-                      "KURRENTDB_ENABLE_ATOM_PUB_OVER_HTTP=true)",
-                      err);
-    case 410:
-        return refuse(s, st, res, RP_EREFUSED,
-                      "the stream was deleted for good (tombstoned) and "
-                      "cannot take events",
-                      err);
-    case 413:
-        return refuse(s, st, res, RP_EREFUSED,
-                      "an event is larger than the server accepts (it may "
-                      "have been written nevertheless: check the stream)",
-                      err);
-    default:
-        return refuse(s, st, res, RP_EREFUSED, "", err);
-    }
+    return refuse(s, st, res, RP_EREFUSED, hint(code), err);
 }
 
 /* Source position of an entry from its metadata's replicatedFrom, when it
@@ -1187,8 +1186,9 @@ on_marker_read(struct rp_sink *s, struct stream *st,
         rp_json_free(doc);
         return rp_error_set(err, RP_EREFUSED,
                             "reading the checkpoint stream '%s', the target "
-                            "answered %s",
-                            st->name, said);
+                            "answered %s%s%s",
+                            st->name, said, hint(res->status)[0] ? "; " : "",
+                            hint(res->status));
     }
     e = rp_json_get(rp_json_root(doc), "entries");
     e = e != NULL ? e->child : NULL;
@@ -1229,8 +1229,9 @@ on_read(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
         words(res, said, sizeof(said));
         return rp_error_set(err, RP_EREFUSED,
                             "%s: reading the stream to learn its position, "
-                            "the target answered %s",
-                            where, said);
+                            "the target answered %s%s%s",
+                            where, said, hint(res->status)[0] ? "; " : "",
+                            hint(res->status));
     }
     if (rp_json_parse(&doc, res->body, res->body_len, &perr) < 0)
         return rp_error_set(err, RP_EFORMAT,
