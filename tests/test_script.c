@@ -746,6 +746,26 @@ START_TEST(test_script_limits_at_load)
 }
 END_TEST
 
+START_TEST(test_script_lua_dir)
+{
+    char d[4096];
+    struct stat st;
+
+    setenv("REPLICATOR_LUA_PATH", "/opt/x/lua", 1);
+    rp_script_lua_dir(d, sizeof(d));
+    ck_assert_str_eq(d, "/opt/x/lua");
+    /* Unset: a lua/ folder near the binary (this runner sits in
+    ** build/<variant>/tests, so ../../../lua is the checkout's), else the
+    ** installed folder. */
+    unsetenv("REPLICATOR_LUA_PATH");
+    rp_script_lua_dir(d, sizeof(d));
+    ck_assert_msg(strcmp(d, RP_LUA_DIR) == 0 ||
+                      (stat(d, &st) == 0 && S_ISDIR(st.st_mode) &&
+                       strstr(d, "/lua") != NULL),
+                  "%s", d);
+}
+END_TEST
+
 Suite *script_suite(void);
 
 Suite *
@@ -767,6 +787,7 @@ script_suite(void)
     tcase_add_test(core, test_script_sandbox);
     tcase_add_test(core, test_script_require);
     tcase_add_test(core, test_script_config_table);
+    tcase_add_test(core, test_script_lua_dir);
     tcase_add_loop_test(limits, test_script_limits_stop_runaways, 0,
                         (int)(sizeof(runaway) / sizeof(runaway[0])));
     tcase_add_test(limits, test_script_limits_at_load);
