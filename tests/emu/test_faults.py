@@ -313,5 +313,15 @@ class Latency(unittest.TestCase):
         self.assertEqual(emu.stats()["events"], n)
 
 
+    def test_b44_latency_beyond_request_timeout(self):
+        # any request, reads included, unanswered at the request timeout
+        emu = Emu(["--profile", "v20", "--latency-ms", "3000"]).start()
+        self.addCleanup(emu.stop)
+        r = emu.get("/streams/never", timeout=8)
+        self.assertEqual(r.status, 408, repr(r))
+        self.assertGreaterEqual(r.elapsed, REQUEST_TIMEOUT - SLACK)
+        self.assertLess(r.elapsed, 2.5)
+
+
 if __name__ == "__main__":
     unittest.main()
