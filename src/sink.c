@@ -38,28 +38,28 @@ enum op {
 enum list { L_NONE, L_URGENT, L_PARTIAL, L_IDLE };
 
 struct stream {
-    char *name;                 /* target stream name (NUL-terminated) */
-    size_t name_len;            /* bytes in 'name' */
-    uint64_t hash;              /* of the name */
     struct stream *hnext;       /* hash chain */
     struct stream *prev, *next; /* in the list 'list' */
-    enum list list;             /* which scheduling list holds it */
-    int marker;                 /* the checkpoint stream */
+    uint64_t hash;              /* of the name */
     int64_t version;            /* the target's last event number (-1: none), or
                                    VERSION_UNKNOWN until learned */
-    int has_last;               /* 1 when last_sv/last_index are known */
     uint64_t last_sv;           /* source position of the target's last event */
-    uint32_t last_index;
-    struct qev *q; /* queue: q[qh..qn) */
-    size_t qh, qn, qcap;
-    struct rp_buf text;  /* JSON of the queued events */
-    size_t batch_n;      /* events in the built batch, 0: none built */
-    int64_t batch_e;     /* expected version of the built batch */
-    enum op op;          /* see enum op */
-    int out;             /* 1 while 'req' is out */
-    int64_t read_target; /* current version the target reported */
-    int relearn;         /* write-read cycles since the last progress */
-    struct active *act;  /* request state, only while one is built */
+    int64_t batch_e;            /* expected version of the built batch */
+    int64_t read_target;        /* current version the target reported */
+    struct qev *q;              /* queue: q[qh..qn) */
+    struct rp_buf text;         /* JSON of the queued events */
+    struct active *act;         /* request state, only while one is built */
+    uint32_t last_index;        /* with last_sv */
+    uint32_t qh, qn, qcap;
+    uint32_t batch_n;       /* events in the built batch, 0: none built */
+    uint32_t name_len;      /* bytes in 'name' */
+    unsigned char list;     /* an enum list: the list that holds it */
+    unsigned char op;       /* an enum op */
+    unsigned char marker;   /* 1: the checkpoint stream */
+    unsigned char has_last; /* 1 when last_sv/last_index are known */
+    unsigned char out;      /* 1 while its request is out */
+    unsigned char relearn;  /* write-read cycles since the last progress */
+    char name[];            /* target stream name, NUL-terminated */
 };
 
 /* What a stream needs while it has a request built or out; allocated then
@@ -179,7 +179,6 @@ stream_free(struct stream *st)
 {
     if (st == NULL)
         return;
-    free(st->name);
     free(st->q);
     rp_buf_dispose(&st->text);
     if (st->act != NULL) {
@@ -301,9 +300,9 @@ find_stream(struct rp_sink *s, const char *name, size_t n, int create)
         return NULL;
     if (s->nstreams >= s->nbuckets)
         grow_buckets(s);
-    st = rp_xcalloc(1, sizeof(*st));
-    st->name = rp_xstrndup(name, n);
-    st->name_len = n;
+    st = rp_xcalloc(1, sizeof(*st) + n + 1);
+    memcpy(st->name, name, n);
+    st->name_len = (uint32_t)n;
     st->hash = h;
     st->version = VERSION_UNKNOWN;
     rp_buf_init(&st->text, 0);
