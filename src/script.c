@@ -1051,7 +1051,10 @@ rp_script_lua_dir(char *out, size_t size)
 {
     const char *env = getenv("REPLICATOR_LUA_PATH");
     char exe[PATH_MAX], try[PATH_MAX + 16];
-    static const char *const rel[] = {"/../lua", "/../../../lua"};
+    /* In the source tree (bin/, build/<variant>/bin/), then an installed
+    ** tree wherever it was moved (<prefix>/bin -> <prefix>/share). */
+    static const char *const rel[] = {"/../lua", "/../../../lua",
+                                      "/../share/replicator/lua"};
     struct stat st;
     ssize_t n;
 
@@ -1067,7 +1070,7 @@ rp_script_lua_dir(char *out, size_t size)
         slash = strrchr(exe, '/');
         if (slash != NULL) {
             *slash = '\0';
-            for (int i = 0; i < 2; i++) {
+            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
                 snprintf(try, sizeof(try), "%s%s", exe, rel[i]);
                 if (stat(try, &st) == 0 && S_ISDIR(st.st_mode)) {
                     snprintf(out, size, "%s", try);
