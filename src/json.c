@@ -596,68 +596,64 @@ rp_json_int64(const struct rp_json *v, int64_t *out)
     return 0;
 }
 
-/* The escape of control character 'c' for the short forms, else 0. */
-static char
-short_escape(unsigned char c)
-{
-    switch (c) {
-    case '\n':
-        return 'n';
-    case '\r':
-        return 'r';
-    case '\t':
-        return 't';
-    case '\b':
-        return 'b';
-    case '\f':
-        return 'f';
-    default:
-        return 0;
-    }
-}
+/* How each byte is written inside a JSON string: 0 as itself, 'u' as
+** \u00XX, any other value v as the two bytes '\\' v. */
+static const unsigned char escape_as[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u',         'u',           'u', 'b',
+    't', 'n', 'u', 'f', 'r', 'u',         'u',           'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u',         'u',           'u', 'u',
+    'u', 'u', 'u', 'u', 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+/* Bytes each input byte adds to its own when written in a string. */
+static const unsigned char escape_extra[256] = {
+    5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,         5,
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, ['"'] = 1, ['\\'] = 1,
+};
 
 int
 rp_json_add_string(struct rp_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
     size_t extra = 2, i;
-    char *dst;
+    char *dst, *start;
 
-    /* Measure first, so that the output is reserved once and written in
-    ** place: dump and the event bodies go through here. */
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c < 0x20)
-            extra += short_escape(c) ? 1 : 5;
-        else if (c == '"' || c == '\\')
-            extra++;
+    /* When even six bytes per byte fit under the buffer's maximum, reserve
+    ** that and write in one pass; else measure first, so that a string
+    ** that fits exactly is still accepted.  Dump and the event bodies go
+    ** through here. */
+    if (n <= (SIZE_MAX - 2) / 6 && 6 * n + 2 <= b->max - b->len) {
+        dst = rp_buf_reserve(b, 6 * n + 2);
+    } else {
+        for (i = 0; i < n; i++)
+            extra += escape_extra[u[i]];
+        if (n > SIZE_MAX - extra)
+            return RP_ELIMIT;
+        dst = rp_buf_reserve(b, n + extra);
     }
-    if (n > SIZE_MAX - extra || (dst = rp_buf_reserve(b, n + extra)) == NULL)
+    if (dst == NULL)
         return RP_ELIMIT;
+    start = dst;
     *dst++ = '"';
     for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned char c = u[i], e = escape_as[c];
 
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (e == 0) {
             *dst++ = (char)c;
-        } else if (c >= 0x20) {
-            *dst++ = '\\';
-            *dst++ = (char)c;
-        } else if (short_escape(c)) {
-            *dst++ = '\\';
-            *dst++ = short_escape(c);
-        } else {
-            *dst++ = '\\';
-            *dst++ = 'u';
+            continue;
+        }
+        *dst++ = '\\';
+        *dst++ = (char)e;
+        if (e == 'u') {
             *dst++ = '0';
             *dst++ = '0';
             *dst++ = hex[c >> 4];
             *dst++ = hex[c & 15];
         }
     }
-    *dst = '"';
-    b->len += n + extra;
+    *dst++ = '"';
+    b->len += (size_t)(dst - start);
     b->data[b->len] = '\0';
     return 0;
 }
