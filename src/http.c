@@ -39,6 +39,7 @@ struct rp_http {
     int in_flight;
 };
 
+/* Free a slot and its handle.  Accepts NULL. */
 static void
 slot_free(struct rp_http_slot *s)
 {
@@ -193,6 +194,7 @@ on_body(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
+/* A new slot with its own easy handle, or NULL when libcurl fails. */
 static struct rp_http_slot *
 slot_new(struct rp_http *h)
 {
@@ -281,6 +283,7 @@ slot_setup(struct rp_http *h, struct rp_http_slot *s, struct rp_error *err)
     return 0;
 }
 
+/* Copy 'url' into a slot's buffer.  Returns 0 or RP_EINVAL. */
 static int
 copy_url(char *dst, size_t size, const char *url, struct rp_error *err)
 {
@@ -326,6 +329,7 @@ fail:
     return rc;
 }
 
+/* Give a slot back to the pool (its connection stays open). */
 static void
 release(struct rp_http *h, struct rp_http_slot *s)
 {
@@ -453,6 +457,7 @@ on_done(struct rp_http *h, struct rp_http_slot *s, CURLcode code)
     h->done_tail = s;
 }
 
+/* Move every finished transfer to the done list (or re-send it). */
 static void
 collect(struct rp_http *h)
 {

@@ -127,6 +127,7 @@ hash_name(const char *s, size_t n)
     return h;
 }
 
+/* Take the stream out of the scheduling list that holds it, if any. */
 static void
 unlink_stream(struct rp_sink *s, struct stream *st)
 {
@@ -147,6 +148,7 @@ unlink_stream(struct rp_sink *s, struct stream *st)
     st->list = L_NONE;
 }
 
+/* Append the stream to the tail of list 'which'. */
 static void
 push_stream(struct rp_sink *s, struct stream *st, enum list which)
 {
@@ -162,18 +164,21 @@ push_stream(struct rp_sink *s, struct stream *st, enum list which)
     l->tail = st;
 }
 
+/* Events queued (the built batch included). */
 static size_t
 queue_count(const struct stream *st)
 {
     return st->qn - st->qh;
 }
 
+/* Bytes of JSON text of the queued events. */
 static size_t
 queue_bytes(const struct stream *st)
 {
     return st->qh < st->qn ? st->text.len - st->q[st->qh].off : 0;
 }
 
+/* Free a stream and its buffers.  Accepts NULL. */
 static void
 stream_free(struct stream *st)
 {
@@ -189,6 +194,7 @@ stream_free(struct stream *st)
     free(st);
 }
 
+/* Forget a stream: out of the table and its list, then freed. */
 static void
 remove_stream(struct rp_sink *s, struct stream *st)
 {
@@ -264,6 +270,7 @@ schedule(struct rp_sink *s, struct stream *st)
         evict(s);
 }
 
+/* Double the hash table and rehash every stream. */
 static void
 grow_buckets(struct rp_sink *s)
 {
@@ -286,6 +293,8 @@ grow_buckets(struct rp_sink *s)
     s->nbuckets = n;
 }
 
+/* The stream named by 'n' bytes of 'name'; created (version unknown)
+** when absent and 'create' is set, else NULL. */
 static struct stream *
 find_stream(struct rp_sink *s, const char *name, size_t n, int create)
 {
@@ -325,6 +334,7 @@ intern_file(struct rp_sink *s, const char *file)
     return s->files[s->nfiles++];
 }
 
+/* The i-th record after the frontier (0: the oldest). */
 static struct rec *
 ring_at(struct rp_sink *s, size_t i)
 {
@@ -365,6 +375,7 @@ advance(struct rp_sink *s)
     }
 }
 
+/* Double the ring, keeping the records in order. */
 static void
 grow_ring(struct rp_sink *s)
 {
@@ -497,6 +508,7 @@ already_there(const struct stream *st, uint64_t sv, uint32_t index)
            (sv < st->last_sv || (sv == st->last_sv && index <= st->last_index));
 }
 
+/* Queue an event whose JSON was just appended to st->text at 'off'. */
 static void
 push_event(struct stream *st, uint64_t sv, uint32_t index,
            const unsigned char id[16], size_t off)
@@ -642,6 +654,7 @@ build_batch(struct rp_sink *s, struct stream *st)
     st->batch_e = st->version == VERSION_UNKNOWN ? -1 : st->version;
 }
 
+/* The request path: /streams/<name percent-encoded><tail>. */
 static void
 set_path(struct stream *st, const char *tail)
 {
@@ -807,6 +820,7 @@ hint(long code)
     }
 }
 
+/* Fail with 'code': the place, the server's words and a hint. */
 static int
 refuse(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
        int code, const char *hint, struct rp_error *err)
@@ -819,6 +833,9 @@ refuse(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
                         said, hint[0] ? "; " : "", hint);
 }
 
+/* Delay before the next try after 'failures' unknown outcomes in a row:
+** exponential from backoff_min_ms, capped at backoff_max_ms, with jitter
+** (between half and all of it). */
 static uint64_t
 backoff_delay(struct rp_sink *s, unsigned failures)
 {
@@ -862,6 +879,7 @@ unknown(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
         s->backoff_until = now_ms + d;
 }
 
+/* A definitive answer came: an outage, if any, is over. */
 static void
 answered(struct rp_sink *s, uint64_t now_ms)
 {
@@ -932,6 +950,8 @@ location_number(const char *loc, int64_t *out)
     return 0;
 }
 
+/* Interpret the answer to an append (DESIGN.md's table).  Returns 0, or
+** RP_ECONFLICT/RP_EREFUSED when the run must stop. */
 static int
 on_append(struct rp_sink *s, struct stream *st,
           const struct rp_http_result *res, struct rp_error *err)
@@ -1013,6 +1033,7 @@ entry_position(struct rp_sink *s, const struct rp_json *entry, uint64_t *sv,
     return ours;
 }
 
+/* The eventId of a feed entry.  Returns 0 or -1. */
 static int
 entry_id(const struct rp_json *entry, unsigned char id[16])
 {
@@ -1023,6 +1044,7 @@ entry_id(const struct rp_json *entry, unsigned char id[16])
     return rp_event_parse_id(id, v->str, v->len);
 }
 
+/* Fail with a conflict: 'entry' at 'number' is not an event of ours. */
 static int
 foreign(struct rp_sink *s, struct stream *st, const struct rp_json *entry,
         int64_t number, struct rp_error *err)
@@ -1062,6 +1084,8 @@ drop_known(struct rp_sink *s, struct stream *st)
     }
 }
 
+/* The stream's last event after an optimistic first append failed: learn
+** its version and which record it came from, drop what it already holds. */
 static int
 on_read_head(struct rp_sink *s, struct stream *st,
              const struct rp_json *entries, struct rp_error *err)
@@ -1112,6 +1136,9 @@ on_read_head(struct rp_sink *s, struct stream *st,
     return foreign(s, st, e, number, err);
 }
 
+/* Events after the expected version after a 400: each must be the next
+** queued event (by id), or ours from records not read yet; else a conflict.
+** Then read on, or re-post the rest after them. */
 static int
 on_read_fwd(struct rp_sink *s, struct stream *st, const struct rp_json *entries,
             struct rp_error *err)
@@ -1205,6 +1232,7 @@ on_marker_read(struct rp_sink *s, struct stream *st,
     return 0;
 }
 
+/* Interpret the answer to a feed read. */
 static int
 on_read(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
         struct rp_error *err)
@@ -1325,6 +1353,7 @@ rp_sink_frontier_counts(struct rp_sink *s, rp_store_count_fn fn, void *ctx)
     return rc;
 }
 
+/* The checkpoint stream, created on first use. */
 static struct stream *
 marker_stream(struct rp_sink *s, const char *stream)
 {

@@ -573,6 +573,99 @@ START_TEST(test_sink_conflict_on_foreign_event_after_version)
 }
 END_TEST
 
+START_TEST(test_sink_checkpoint_events)
+{
+    static const unsigned char id1[16] = {1, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
+    static const unsigned char id2[16] = {2, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
+    static const unsigned char id3[16] = {3, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
+    struct rp_sink_req *req;
+    struct rp_http_result r;
+    const char *data;
+    size_t len;
+
+    /* Fetch: no such stream yet. */
+    rp_sink_fetch_marker(sink, "ckpt-src");
+    ck_assert_int_eq(rp_sink_marker_fetched(sink, &data, &len), 0);
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_str_eq(req->path, "/streams/ckpt-src/head/backward/1?embed=body");
+    r = answer(404);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    ck_assert_int_eq(rp_sink_marker_fetched(sink, &data, &len), RP_ENOENT);
+    /* An unsent checkpoint is replaced by a newer one. */
+    ck_assert_int_eq(
+        rp_sink_put_marker(sink, "ckpt-src", "{\"n\":1}", 7, id1, &err), 0);
+    ck_assert_int_eq(
+        rp_sink_put_marker(sink, "ckpt-src", "{\"n\":2}", 7, id2, &err), 0);
+    ck_assert_int_eq(rp_sink_marker_pending(sink), 1);
+    req = rp_sink_next_marker(sink, 0);
+    ck_assert_ptr_nonnull(req);
+    ck_assert_int_eq(body_events(req), 1);
+    ck_assert_ptr_nonnull(strstr(req->body, "\"n\":2"));
+    ck_assert_int_eq(expected(req), -1);
+    /* Someone (an earlier run) wrote checkpoints: append after them. */
+    ck_assert_int_eq(
+        rp_sink_put_marker(sink, "ckpt-src", "{\"n\":3}", 7, id3, &err), 0);
+    r = wrong_version(4);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    /* The refused batch is rebuilt with what is queued now. */
+    req = rp_sink_next_marker(sink, 0);
+    ck_assert_int_eq(expected(req), 4);
+    ck_assert_int_eq(body_events(req), 2);
+    ck_assert_ptr_nonnull(strstr(req->body, "\"n\":3"));
+    r = created(5);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    ck_assert_int_eq(rp_sink_marker_pending(sink), 0);
+    ck_assert_int_eq(rp_sink_idle(sink), 1);
+}
+END_TEST
+
+START_TEST(test_sink_forgotten_stream_is_learned_again)
+{
+    struct rp_sink_options o;
+    struct rp_sink_req *req;
+    struct rp_http_result r;
+    struct rp_buf b;
+
+    rp_sink_free(sink);
+    memset(&o, 0, sizeof(o));
+    o.source_id = "src";
+    o.source_metadata = 1;
+    o.batch_events = 10;
+    o.batch_bytes = 1 << 20;
+    o.max_in_flight = 1;
+    o.max_streams = 1;
+    ck_assert_int_eq(rp_sink_new(&sink, &o, NULL, &err), 0);
+    add(1, "a");
+    req = rp_sink_next(sink, 0, 1);
+    r = created(0);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    add(2, "b"); /* 'a' is idle and beyond the bound: forgotten */
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_str_eq(req->path, "/streams/b");
+    r = created(0);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    add(3, "a");
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_str_eq(req->path, "/streams/a");
+    ck_assert_int_eq(expected(req), -1);
+    r = wrong_version(0);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_str_eq(req->path, "/streams/a/head/backward/1?embed=body");
+    rp_buf_init(&b, 0);
+    rp_buf_adds(&b, "{\"entries\":[");
+    entry(&b, 0, 1, 0, "src");
+    rp_buf_adds(&b, "]}");
+    r = feed(&b);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_int_eq(req->post, 1);
+    ck_assert_int_eq(expected(req), 0);
+    ck_assert_int_eq(body_events(req), 1);
+    rp_buf_dispose(&b);
+}
+END_TEST
+
 Suite *sink_suite(void);
 
 Suite *
@@ -593,6 +686,8 @@ sink_suite(void)
     tcase_add_test(core, test_sink_reconciles_partial_overlap);
     tcase_add_test(core, test_sink_url_encodes_stream);
     tcase_add_test(core, test_sink_frontier_counts_of_unacked_keys);
+    tcase_add_test(core, test_sink_checkpoint_events);
+    tcase_add_test(limits, test_sink_forgotten_stream_is_learned_again);
     tcase_add_test(limits, test_sink_in_flight_limit_and_full);
     tcase_add_test(limits, test_sink_buffer_bound_stops_reading);
     tcase_add_test(limits, test_sink_batch_bytes_limit);
