@@ -61,8 +61,12 @@ class ChaosTest(rptest.TestCase):
                     rng, k, records + 1))
                 records += k
                 n["imports"] += 1
+            # Small batches and short client timeouts (which give up on
+            # slow answers) as often as the defaults.
             tuning = ["--batch-events", str(rng.choice([1, 2, 5, 50])),
-                      "--max-in-flight", str(rng.choice([1, 2, 4, 16]))]
+                      "--batch-bytes", str(rng.choice([1500, 1048576])),
+                      "--max-in-flight", str(rng.choice([1, 2, 4, 16])),
+                      "--request-timeout-ms", str(rng.choice([150, 30000]))]
             p = rptest.start_replicator(self, run_args(tuning), cwd=d)
             time.sleep(rng.uniform(0.02, 0.5))
             # Every kind of trouble comes up: a fixed share of the rounds

@@ -69,7 +69,8 @@ class ReplicateTest(rptest.TestCase):
         self.assertGreaterEqual(len({e["stream"] for e in want}), 8)
         self.assertSameEvents(want, emu.dump())
 
-    def interrupted_then_finished(self, sig, delete_checkpoint):
+    def interrupted_then_finished(self, sig, delete_checkpoint,
+                                  delete_remote=False):
         self.prepare(150)
         emu = rptest.Emulator(self, "--latency-ms", "15")
         want = self.expected()
@@ -85,7 +86,16 @@ class ReplicateTest(rptest.TestCase):
         if delete_checkpoint:
             self.assertTrue(os.path.exists(self.checkpoint))
             os.remove(self.checkpoint)
-        self.run_to_end(emu)
+        if delete_remote:
+            # Soft-deleted: reads give 404, as for a target that never
+            # had a checkpoint; only the streams' own events are left.
+            status, _, _ = rptest.http(
+                "DELETE", emu.url + "/streams/" + rptest.CHECKPOINT_PREFIX +
+                "store", headers={"ES-ExpectedVersion": "-2"})
+            self.assertEqual(status, 204)
+        q = self.run_to_end(emu)
+        if delete_checkpoint and not delete_remote:
+            self.assertIn("checkpoint stream", q.stderr)
         self.assertSameEvents(want, emu.dump())
 
     def test_replicate_restart_after_sigterm(self):
@@ -96,8 +106,14 @@ class ReplicateTest(rptest.TestCase):
 
     def test_replicate_restart_without_local_checkpoint(self):
         """The local checkpoint is only where to start reading: without
-        it the run learns each stream's position from the target."""
+        it the run resumes from the target's checkpoint stream."""
         self.interrupted_then_finished(signal.SIGTERM, True)
+
+    def test_replicate_restart_without_any_checkpoint(self):
+        """No local checkpoint and no checkpoint stream: the run reads the
+        store from its start and learns each stream's position from its
+        last event, so nothing is written twice."""
+        self.interrupted_then_finished(signal.SIGTERM, True, True)
 
     def test_replicate_old_checkpoint_costs_no_duplicate(self):
         """A checkpoint from an earlier point (a restored backup) makes the
@@ -178,11 +194,17 @@ class ReplicateTest(rptest.TestCase):
         rptest.wait_for(lambda: self.events_landed(emu) >= 40, 60,
                         what="40 events in the target")
         emu.leader(None)
+        time.sleep(0.3)
+        frozen = self.events_landed(emu)
         time.sleep(1.0)
         self.assertTrue(p.alive(), "run gave up without a leader: " +
                         p.stderr())
+        self.assertEqual(self.events_landed(emu), frozen,
+                         "written without a leader")
+        self.assertLess(frozen, len(want), "the election came too late")
         emu.leader(2)
         self.assertEqual(p.wait(120), 0, p.stderr())
+        self.assertRegex(p.stderr(), r"warn: .*503")
         self.assertSameEvents(want, emu.dump())
 
     def test_replicate_cluster_gossip_seed(self):

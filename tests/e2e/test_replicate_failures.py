@@ -82,6 +82,33 @@ class FailureTest(rptest.TestCase):
                  if re.search(r"replicator: (warn|error)", l)]), 0, after)
         self.assertSameEvents(self.expected(), emu.dump())
 
+    def test_failure_outage_midway_reported_once(self):
+        """The target goes away for two seconds with many requests in
+        flight: one warning for the outage, one line for its end."""
+        self.prepare(150)
+        d = rptest.tempdir(self)
+        emu = rptest.Emulator(self, "--latency-ms", "20",
+                              data=os.path.join(d, "target.data"))
+        want = self.expected()
+        p = rptest.start_replicator(self, self.args(
+            emu.url, ["--batch-events", "2", "--max-in-flight", "16"]),
+            cwd=self.dir)
+        rptest.wait_for(lambda: emu.stats()["events"] >= 30, 60,
+                        what="30 events in the target")
+        before = p.stderr()
+        emu.stop()
+        time.sleep(2.0)
+        self.assertTrue(p.alive(), p.stderr())
+        if not emu.restart(same_port=True):
+            self.skipTest("the emulator's port was taken meanwhile")
+        self.assertEqual(p.wait(60), 0, p.stderr())
+        during = p.stderr()[len(before):]
+        warns = [l for l in during.splitlines()
+                 if re.search(r"replicator: (warn|error)", l)]
+        self.assertEqual(len(warns), 1, "one warning per outage:\n" + during)
+        self.assertRegex(during.lower(), r"again|recover|back|reachable")
+        self.assertSameEvents(want, emu.dump())
+
     def test_failure_wrong_credentials(self):
         self.prepare(10)
         emu = rptest.Emulator(self, "--auth", USER + ":" + PASSWORD)
@@ -260,6 +287,26 @@ class FailureTest(rptest.TestCase):
         self.assertEqual([e["eventId"] for e in mine], [foreign["eventId"]])
         others = [e for e in have if e["stream"] != victim]
         self.assertPrefixes(want, others)
+
+    def test_failure_damaged_checkpoint(self):
+        """A damaged local checkpoint stops the run naming the file; once
+        it is removed the run resumes from the target, writing nothing
+        twice."""
+        self.prepare(30)
+        emu = rptest.Emulator(self)
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rptest.import_records(self.store, rptest.workload(self.rng, 10, 31))
+        with open(self.checkpoint, "r+b") as f:
+            f.seek(5)
+            f.write(b"\x00garbage\x00")
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertStop(p, self.checkpoint)
+        self.assertRegex(p.stderr.lower(), r"damaged|corrupt|invalid|line")
+        os.remove(self.checkpoint)
+        p = rptest.run(self.args(emu.url), cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertSameEvents(self.expected(), emu.dump())
 
     def tail_then(self, damage):
         self.prepare(30)
