@@ -814,17 +814,11 @@ rp_replicate_run(struct rp_script *script,
             *err = e;
             input_error = 1;
             drain_end = now + DRAIN_MS;
+            rc = 0;
         }
-        /* Partial batches go when there is nothing more to read now, when
-        ** the buffers are full, or when nothing is out (the target would
-        ** idle); else streams fill their batches (fewer, larger requests:
-        ** a request costs the target more than an event). */
-        rc = dispatch(&L,
-                      L.reader_idle || input_error || rp_sink_full(L.sink) ||
-                          rp_http_in_flight(L.http) == 0,
-                      0, &e);
+        /* Checkpoints first, so that a checkpoint event goes out below. */
         now = rp_now_ms();
-        if (rc == 0 && !L.resuming) {
+        if (!L.resuming) {
             uint64_t every = 1000 + rp_store_key_count(L.store) / 100;
 
             if (now - L.saved_ms >= every && (rc = save_local(&L, 0, &e)) > 0)
@@ -832,6 +826,17 @@ rp_replicate_run(struct rp_script *script,
             if (rc == 0 && !input_error && now - L.marked_ms >= REMOTE_CKPT_MS)
                 rc = mark_remote(&L, &e);
         }
+        /* Partial batches go when there is nothing more to read now, when
+        ** the buffers are full, or when nothing is out (the target would
+        ** idle); else streams fill their batches (fewer, larger requests:
+        ** a request costs the target more than an event). */
+        if (rc == 0)
+            rc =
+                dispatch(&L,
+                         L.reader_idle || input_error || rp_sink_full(L.sink) ||
+                             rp_http_in_flight(L.http) == 0,
+                         0, &e);
+        now = rp_now_ms();
         if (rc < 0) {
             rp_log(RP_LOG_ERROR, "%s", e.msg);
             if (!failure) {
