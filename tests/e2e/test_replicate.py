@@ -331,3 +331,50 @@ class ReplicateTest(rptest.TestCase):
                         what="the completed record")
         self.assertEqual(p.stop(signal.SIGTERM), 0, p.stderr())
         self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_stream_names_to_escape(self):
+        """Stream names with spaces, '/', '?', '#', '%', '+' and non-ASCII
+        letters, written then learned again after a restart."""
+        odd = rptest.SCRIPT.replace(
+            'stream = (record.key:gsub(":", "-"))',
+            'stream = "k\u00fc %/?#+&=" .. record.key')
+        self.dir, self.store, self.script = rptest.setup_store(
+            self, self.rng, 60, script=odd)
+        self.checkpoint = os.path.join(self.dir, "replicator.checkpoint")
+        want = self.expected()
+        self.assertIn("k\u00fc %/?#+&=customer:1", {e["stream"] for e in want})
+        emu = rptest.Emulator(self, "--latency-ms", "10")
+        p = rptest.start_replicator(self, self.args(
+            emu, ["--until-caught-up", "--batch-events", "1",
+                  "--max-in-flight", "1"]), cwd=self.dir)
+        rptest.wait_for(lambda: self.events_landed(emu) >= 20, 60,
+                        what="20 events in the target")
+        self.assertEqual(p.stop(signal.SIGTERM), 0, p.stderr())
+        os.remove(self.checkpoint)
+        self.run_to_end(emu)
+        self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_records_without_events(self):
+        """Records the script maps to nothing still count as done: the run
+        catches up, and resumes after them."""
+        nothing = rptest.SCRIPT.replace("local events = {}",
+                                        "local events = {}\n  do return {} end",
+                                        1)
+        self.dir, self.store, self.script = rptest.setup_store(
+            self, self.rng, 20, script=nothing)
+        self.checkpoint = os.path.join(self.dir, "replicator.checkpoint")
+        self.assertEqual(self.expected(), [])
+        emu = rptest.Emulator(self)
+        p = self.run_to_end(emu)
+        self.assertIn("20", p.stderr)
+        self.assertEqual(emu.dump(), [])
+        # Then records that do give events: only they are sent.
+        rptest.write_file(self.script, rptest.SCRIPT.replace(
+            "local events = {}",
+            "local events = {}\n"
+            "  if record.store_version <= 20 then return {} end", 1))
+        rptest.import_records(self.store, rptest.workload(self.rng, 10, 21))
+        self.run_to_end(emu)
+        want = self.expected()
+        self.assertTrue(want and all(e["storeVersion"] > 20 for e in want))
+        self.assertSameEvents(want, emu.dump())
