@@ -108,6 +108,7 @@ struct rp_sink {
     unsigned rng;
     struct stream *marker;
     int fetch_state;       /* 0 none, 1 asked, 2 got data, 3 no event */
+    int markers_off;       /* the checkpoint stream is deleted for good */
     struct rp_buf fetched; /* data of the last checkpoint event */
     int warned_no_metadata;
     struct rp_sink_stats stats;
@@ -950,6 +951,26 @@ location_number(const char *loc, int64_t *out)
     return 0;
 }
 
+/* The checkpoint stream was deleted for good (410): replication goes on
+** without checkpoints on the target (the local file still has them). */
+static void
+markers_off(struct rp_sink *s, struct stream *st)
+{
+    rp_log(RP_LOG_WARN,
+           "the checkpoint stream '%s' was deleted for good on the target: "
+           "checkpoints are kept in the local file only",
+           st->name);
+    s->markers_off = 1;
+    s->queued_events -= queue_count(st);
+    s->queued_bytes -= queue_bytes(st);
+    if (queue_count(st) > 0)
+        s->busy_streams--;
+    st->qh = st->qn = 0;
+    st->batch_n = 0;
+    st->op = OP_NONE;
+    rp_buf_reset(&st->text);
+}
+
 /* Interpret the answer to an append (DESIGN.md's table).  Returns 0, or
 ** RP_ECONFLICT/RP_EREFUSED when the run must stop. */
 static int
@@ -995,6 +1016,10 @@ on_append(struct rp_sink *s, struct stream *st,
             st->version = st->batch_e;
             st->op = OP_READ_FWD;
         }
+        return 0;
+    }
+    if (st->marker && code == 410) {
+        markers_off(s, st);
         return 0;
     }
     st->op = OP_APPEND;
@@ -1204,6 +1229,11 @@ on_marker_read(struct rp_sink *s, struct stream *st,
         st->version = -1;
         return 0;
     }
+    if (res->status == 410) {
+        s->fetch_state = 3;
+        markers_off(s, st);
+        return 0;
+    }
     if (res->status != 200 ||
         rp_json_parse(&doc, res->body, res->body_len, NULL) < 0) {
         char said[320];
@@ -1375,6 +1405,8 @@ rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
     struct rp_event ev;
     size_t off;
 
+    if (s->markers_off)
+        return 0;
     /* An unsent checkpoint is replaced: only the newest matters. */
     if (!st->out && st->op == OP_NONE && queue_count(st) > 0) {
         s->queued_events -= queue_count(st);

@@ -119,6 +119,22 @@ class RunSmokeTest(rptest.TestCase):
         self.assertSameEvents(rptest.dry_run(self.script, self.store),
                               emu.dump())
 
+    def test_run_checkpoint_stream_deleted_for_good(self):
+        """A tombstoned checkpoint stream does not stop replication: the
+        local file keeps the checkpoints, and that is said once."""
+        emu = rptest.Emulator(self)
+        status, _, _ = rptest.http(
+            "DELETE", emu.url + "/streams/" + rptest.CHECKPOINT_PREFIX +
+            "store", headers={"ES-HardDelete": "true"})
+        self.assertEqual(status, 204)
+        p = rptest.run(self.args(emu.url, ["--until-caught-up"]),
+                       cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("deleted for good", p.stderr)
+        self.assertSameEvents(rptest.dry_run(self.script, self.store),
+                              emu.dump())
+        self.assertIn("position 40 ", open(self.checkpoint).read())
+
     def test_run_daemon_stops_on_sigterm_with_checkpoint(self):
         emu = rptest.Emulator(self)
         p = rptest.start_replicator(self, self.args(emu.url), cwd=self.dir)
