@@ -378,3 +378,35 @@ class ReplicateTest(rptest.TestCase):
         want = self.expected()
         self.assertTrue(want and all(e["storeVersion"] > 20 for e in want))
         self.assertSameEvents(want, emu.dump())
+
+    def test_replicate_each_fault_kind(self):
+        """Every fault the emulator can inject, armed on a busy stream
+        (twice in a row: the retry fails too): the run gets there with
+        every event once."""
+        self.prepare(30)
+        want = self.expected()
+        busiest = max({e["stream"] for e in want},
+                      key=lambda s: sum(e["stream"] == s for e in want))
+        kinds = ["not-ready", "timeout-committed", "timeout-uncommitted",
+                 "drop-before-commit", "drop-after-commit", "slow",
+                 "request-timeout", "idempotent-not-ready"]
+        for kind in kinds:
+            with self.subTest(kind=kind):
+                emu = rptest.Emulator(self, "--write-timeout-ms", "200",
+                                      "--request-timeout-ms", "1000")
+                if kind == "idempotent-not-ready":
+                    # Its repeat comes after a committed write that got
+                    # no answer.
+                    emu.arm("drop-after-commit", stream=busiest)
+                emu.arm(kind, count=2, stream=busiest,
+                        ms=300 if kind == "slow" else None)
+                cp = os.path.join(self.dir, kind + ".checkpoint")
+                args = self.args(emu, ["--until-caught-up", "--batch-events",
+                                       "2", "--request-timeout-ms", "2000"])
+                args[args.index("--checkpoint") + 1] = cp
+                p = rptest.run(args, cwd=self.dir)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(emu.stats()["faults"],
+                                 3 if kind == "idempotent-not-ready" else 2)
+                self.assertSameEvents(want, emu.dump())
+                emu.stop()
