@@ -87,14 +87,16 @@ class FailureTest(rptest.TestCase):
         flight: one warning for the outage, one line for its end."""
         self.prepare(150)
         d = rptest.tempdir(self)
-        emu = rptest.Emulator(self, "--latency-ms", "20",
+        emu = rptest.Emulator(self, "--latency-ms", "40",
                               data=os.path.join(d, "target.data"))
         want = self.expected()
         p = rptest.start_replicator(self, self.args(
-            emu.url, ["--batch-events", "2", "--max-in-flight", "16"]),
+            emu.url, ["--batch-events", "1", "--max-in-flight", "16"]),
             cwd=self.dir)
         rptest.wait_for(lambda: emu.stats()["events"] >= 30, 60,
                         what="30 events in the target")
+        self.assertLess(len(emu.dump()), len(want),
+                        "the outage came too late to test")
         before = p.stderr()
         emu.stop()
         time.sleep(2.0)
@@ -115,7 +117,8 @@ class FailureTest(rptest.TestCase):
         env = {"REPLICATOR_USER": USER, "REPLICATOR_PASSWORD": "wrong-" + PASSWORD}
         p = rptest.run(self.args(emu.url, ["--log-level", "debug"]),
                        env=env, cwd=self.dir)
-        self.assertStop(p, "401")
+        self.assertStop(p, "401", "unauthorized")
+        self.assertRegex(p.stderr, r"stream '[^']+'")
         self.assertNotIn(PASSWORD, p.stderr)
         self.assertEqual(emu.dump(), [])
         # No credentials at all: the same clear stop.
