@@ -189,6 +189,95 @@ START_TEST(test_util_json_add_string_escapes)
 }
 END_TEST
 
+/* The escape of one byte as the JSON grammar spells it (the reference the
+** word-at-a-time writer is checked against). */
+static void
+ref_escape(struct rp_buf *b, unsigned char c)
+{
+    char tmp[8];
+
+    switch (c) {
+    case '"':
+        rp_buf_adds(b, "\\\"");
+        break;
+    case '\\':
+        rp_buf_adds(b, "\\\\");
+        break;
+    case '\n':
+        rp_buf_adds(b, "\\n");
+        break;
+    case '\r':
+        rp_buf_adds(b, "\\r");
+        break;
+    case '\t':
+        rp_buf_adds(b, "\\t");
+        break;
+    case '\b':
+        rp_buf_adds(b, "\\b");
+        break;
+    case '\f':
+        rp_buf_adds(b, "\\f");
+        break;
+    default:
+        if (c < 0x20) {
+            snprintf(tmp, sizeof(tmp), "\\u%04x", c);
+            rp_buf_adds(b, tmp);
+        } else {
+            rp_buf_addc(b, (char)c);
+        }
+    }
+}
+
+START_TEST(test_util_json_add_string_every_position)
+{
+    /* Each special byte at each offset of strings of 0 to 40 bytes (plain
+    ** runs cross the eight-byte words at every alignment), then long runs
+    ** of escapes that outgrow the first reservation. */
+    static const unsigned char special[] = {'"', '\\', '\n', '\r', '\t',
+                                            0,   0x1f, 0x7f, 0xc3, 0x20};
+    struct rp_buf got, want;
+    char in[4096];
+
+    rp_buf_init(&got, 0);
+    rp_buf_init(&want, 0);
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof(special); k++) {
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (char)('a' + i % 26);
+                in[at] = (char)special[k];
+                if (at + 3 < n)
+                    in[at + 3] = '"';
+                rp_buf_reset(&got);
+                rp_buf_reset(&want);
+                rp_buf_adds(&got, "x");
+                rp_buf_adds(&want, "x\"");
+                for (size_t i = 0; i < n; i++)
+                    ref_escape(&want, (unsigned char)in[i]);
+                rp_buf_addc(&want, '"');
+                ck_assert_int_eq(rp_json_add_string(&got, in, n), 0);
+                ck_assert_uint_eq(got.len, want.len);
+                ck_assert_mem_eq(got.data, want.data, want.len);
+            }
+        }
+    }
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (char)(i % 3 == 0 ? 1 : i % 3 == 1 ? '"' : 'z');
+    rp_buf_reset(&got);
+    rp_buf_reset(&want);
+    rp_buf_addc(&want, '"');
+    for (size_t i = 0; i < sizeof(in); i++)
+        ref_escape(&want, (unsigned char)in[i]);
+    rp_buf_addc(&want, '"');
+    ck_assert_int_eq(rp_json_add_string(&got, in, sizeof(in)), 0);
+    ck_assert_uint_eq(got.len, want.len);
+    ck_assert_mem_eq(got.data, want.data, want.len);
+    ck_assert_int_eq(got.data[got.len], '\0');
+    rp_buf_dispose(&got);
+    rp_buf_dispose(&want);
+}
+END_TEST
+
 START_TEST(test_util_utf8_rules)
 {
     size_t bad = 99;
@@ -294,6 +383,7 @@ util_suite(void)
     tcase_add_test(core, test_util_utf8_rules);
     tcase_add_test(core, test_util_buf_add_u64);
     tcase_add_test(core, test_util_json_add_string_escapes);
+    tcase_add_test(core, test_util_json_add_string_every_position);
     tcase_add_test(core, test_util_json_parse_and_write);
     tcase_add_test(limits, test_util_buf_limit);
     tcase_add_test(limits, test_util_json_depth_limit);
