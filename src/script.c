@@ -62,6 +62,11 @@ struct rp_script {
     struct rp_buf meta; /* scratch: metadata text of the event in progress */
     struct rp_buf tb;   /* full traceback of the last failure */
     struct rp_buf text; /* scratch: results of the jsv module */
+    struct rp_buf src_meta;     /* replicatedFrom up to the store version:
+                                   fixed by the source id */
+    struct rp_buf rec_meta;     /* replicatedFrom from the store version to the
+                                   index: fixed by the record in progress */
+    int rec_meta_ok;            /* rec_meta holds the record in progress */
     const char *field[NFIELDS]; /* interned event_fields: a key is one of
                                    them when its pointer is */
     /* The call in progress. */
@@ -80,6 +85,29 @@ static char key_preload; /* C openers of cjson and cjson.safe */
 static char key_encode;  /* the bridge's own cjson.encode */
 static char key_rawjson; /* metatable that marks rawjson() values */
 static char key_fields;  /* the event field names, kept interned */
+static char key_convert; /* convert_entry with its upvalues */
+
+/* Upvalues of convert_entry: the names it sets and reads, interned once,
+** and the script's _ENV. */
+enum {
+    UV_KEY = 1,
+    UV_STORE_VERSION,
+    UV_STREAM_VERSION,
+    UV_DATA,
+    UV_ATTRIBUTES,
+    UV_MESSAGES,
+    UV_CONTRACT,
+    UV_BODY,
+    UV_CONVERT,
+    UV_ENV, /* the last one: the names above come first, in this order */
+};
+static const char *const convert_names[] = {
+    "key",      "store_version", "stream_version", "data",   "attributes",
+    "messages", "contract",      "body",           "convert"};
+_Static_assert(sizeof(convert_names) / sizeof(convert_names[0]) == UV_ENV - 1,
+               "one name per upvalue before UV_ENV");
+
+static int convert_entry(lua_State *L);
 
 static struct rp_script *
 script_of(lua_State *L)
@@ -211,10 +239,11 @@ one_line(char *out, size_t size, const char *tb)
 }
 
 /* Run f(s) under lua_pcall with the traceback handler, the deadline and
-** the memory budget.  Returns 0, or RP_ESCRIPT/RP_ELIMIT with 'what'
-** prefixed to the message in err. */
+** the memory budget; when 'key' is not NULL the function called is instead
+** the C closure kept in the registry at 'key'.  Returns 0, or
+** RP_ESCRIPT/RP_ELIMIT with 'what' prefixed to the message in err. */
 static int
-docall(struct rp_script *s, lua_CFunction f, const char *what,
+docall(struct rp_script *s, lua_CFunction f, const void *key, const char *what,
        struct rp_error *err) /* [-0, +0, -] */
 {
     lua_State *L = s->L;
@@ -224,7 +253,10 @@ docall(struct rp_script *s, lua_CFunction f, const char *what,
 
     lua_pushcfunction(L, msg_handler); /* cannot fail: light C function */
     base = lua_gettop(L);
-    lua_pushcfunction(L, f);
+    if (key != NULL)
+        lua_rawgetp(L, LUA_REGISTRYINDEX, key); /* cannot fail: a raw read */
+    else
+        lua_pushcfunction(L, f);
     lua_pushlightuserdata(L, s);
     s->failed = 0;
     s->timed_out = 0;
@@ -615,6 +647,13 @@ load_entry(lua_State *L) /* [-1, +0, e] */
                       "the script defines no global function 'convert' "
                       "(found a %s)",
                       luaL_typename(L, -1));
+    lua_pop(L, 1);
+    luaL_checkstack(L, UV_ENV + 2, NULL);
+    for (int i = 0; i < UV_ENV - 1; i++)
+        lua_pushstring(L, convert_names[i]);
+    lua_pushvalue(L, -UV_ENV); /* the _ENV */
+    lua_pushcclosure(L, convert_entry, UV_ENV);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_convert);
     return 0;
 }
 
@@ -673,25 +712,37 @@ config_entry(lua_State *L) /* [-1, +0, e] */
 
 /* --- Records in, events out ------------------------------------------- */
 
-/* Push the record table given to convert(). */
+/* Push the field name held by upvalue 'uv' of convert_entry. */
+#define push_name(L, uv) lua_pushvalue(L, lua_upvalueindex(uv))
+
+/* Push the record table given to convert().  Runs in convert_entry, whose
+** upvalues hold the field names.  The tables are new and have no
+** metatable, so raw sets do what lua_setfield would, without looking the
+** names up again. */
 static void
 push_record(lua_State *L, struct rp_script *s) /* [-0, +1, m] */
 {
     const struct rp_record *rec = s->rec;
     int decoded;
 
+    luaL_checkstack(L, 6, NULL);
     lua_createtable(L, 0, 6);
+    push_name(L, UV_KEY);
     lua_pushlstring(L, rec->key, rec->key_len);
-    lua_setfield(L, -2, "key");
+    lua_rawset(L, -3);
+    push_name(L, UV_STORE_VERSION);
     lua_pushinteger(L, (lua_Integer)rec->store_version);
-    lua_setfield(L, -2, "store_version");
+    lua_rawset(L, -3);
+    push_name(L, UV_STREAM_VERSION);
     lua_pushinteger(L, (lua_Integer)rec->stream_version);
-    lua_setfield(L, -2, "stream_version");
+    lua_rawset(L, -3);
+    push_name(L, UV_DATA);
     lua_pushlstring(L, (const char *)rec->data, rec->data_len);
-    lua_setfield(L, -2, "data");
+    lua_rawset(L, -3);
     decoded = rp_msgset_decode(&s->ms, rec->data, rec->data_len, NULL) == 0;
     if (!decoded)
         return;
+    push_name(L, UV_ATTRIBUTES);
     lua_createtable(L, 0, (int)s->ms.attr_count);
     for (size_t i = 0; i < s->ms.attr_count; i++) {
         const struct rp_attr *a = &s->ms.attrs[i];
@@ -700,20 +751,22 @@ push_record(lua_State *L, struct rp_script *s) /* [-0, +1, m] */
         lua_pushlstring(L, a->value, a->value_len);
         lua_rawset(L, -3);
     }
-    lua_setfield(L, -2, "attributes");
-    luaL_checkstack(L, 4, NULL);
+    lua_rawset(L, -3);
+    push_name(L, UV_MESSAGES);
     lua_createtable(L, (int)s->ms.msg_count, 0);
     for (size_t i = 0; i < s->ms.msg_count; i++) {
         const struct rp_msg *m = &s->ms.msgs[i];
 
         lua_createtable(L, 0, 2);
+        push_name(L, UV_CONTRACT);
         lua_pushlstring(L, m->contract, m->contract_len);
-        lua_setfield(L, -2, "contract");
+        lua_rawset(L, -3);
+        push_name(L, UV_BODY);
         lua_pushlstring(L, (const char *)m->body, m->body_len);
-        lua_setfield(L, -2, "body");
+        lua_rawset(L, -3);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    lua_setfield(L, -2, "messages");
+    lua_rawset(L, -3);
 }
 
 /* 1 when the value at 'idx' is a rawjson() marker. */
@@ -779,40 +832,61 @@ table_json(lua_State *L, struct rp_script *s, int idx, uint32_t index,
     return text;
 }
 
-/* Append the replicatedFrom member (without braces) to s->meta. */
+/* Append the replicatedFrom member (without braces) to s->meta: the part
+** fixed by the source (made by rp_script_apply_config), the part fixed by
+** the record (made at its first event), then the index. */
 static void
 add_source(struct rp_script *s, uint32_t index)
 {
     const struct rp_record *rec = s->rec;
     struct rp_buf *m = &s->meta;
 
-    rp_buf_adds(m, "\"replicatedFrom\":{\"source\":");
-    rp_json_add_string(m, s->source_id, strlen(s->source_id));
-    rp_buf_adds(m, ",\"storeVersion\":");
-    rp_buf_add_u64(m, rec->store_version);
-    rp_buf_adds(m, ",\"streamVersion\":");
-    rp_buf_add_u64(m, rec->stream_version);
-    rp_buf_adds(m, ",\"key\":");
-    rp_json_add_string(m, rec->key, rec->key_len);
-    rp_buf_adds(m, ",\"index\":");
+    if (!s->rec_meta_ok) {
+        struct rp_buf *r = &s->rec_meta;
+
+        rp_buf_reset(r);
+        rp_buf_add_u64(r, rec->store_version);
+        rp_buf_adds(r, ",\"streamVersion\":");
+        rp_buf_add_u64(r, rec->stream_version);
+        rp_buf_adds(r, ",\"key\":");
+        rp_json_add_string(r, rec->key, rec->key_len);
+        rp_buf_adds(r, ",\"index\":");
+        s->rec_meta_ok = 1;
+    }
+    rp_buf_add(m, s->src_meta.data, s->src_meta.len);
+    rp_buf_add(m, s->rec_meta.data, s->rec_meta.len);
     rp_buf_add_u64(m, index);
     rp_buf_addc(m, '}');
 }
 
-/* The string field 'name' of the event at 'ev', left on the stack.
-** Returns it, or NULL after refuse(). */
-static const char *
-name_field(lua_State *L, struct rp_script *s, int ev, const char *name,
-           uint32_t index, size_t *len) /* [-0, +1, e] */
+/* The event field at stack index 'slot' (see add_event) for event_fields[i]:
+** the raw value found there, else, when the event has a metatable, what
+** lua_getfield finds (its __index), left in the slot.  Returns its type. */
+static int
+event_field(lua_State *L, int ev, int slot, size_t i,
+            int has_mt) /* [-0, +0, e] */
 {
-    const char *v;
+    if (has_mt && lua_isnil(L, slot)) {
+        lua_getfield(L, ev, event_fields[i]);
+        lua_replace(L, slot);
+    }
+    return lua_type(L, slot);
+}
 
-    if (lua_getfield(L, ev, name) != LUA_TSTRING) {
+/* The string field 'i' of the event at 'ev', found in 'slot'.  Returns it,
+** or NULL after refuse(). */
+static const char *
+name_field(lua_State *L, struct rp_script *s, int ev, int slot, size_t i,
+           int has_mt, uint32_t index, size_t *len) /* [-0, +0, e] */
+{
+    const char *name = event_fields[i], *v;
+
+    if (event_field(L, ev, slot, i, has_mt) != LUA_TSTRING) {
         refuse(s, "event %u: %s is %s, not a non-empty string", index, name,
-               lua_isnil(L, -1) ? "missing" : luaL_typename(L, -1));
+               lua_isnil(L, slot) ? "missing" : luaL_typename(L, slot));
         return NULL;
     }
-    v = lua_tolstring(L, -1, len);
+    v = lua_tolstring(L, slot, len);
     if (*len == 0) {
         refuse(s, "event %u: %s is an empty string", index, name);
         return NULL;
@@ -825,54 +899,63 @@ name_field(lua_State *L, struct rp_script *s, int ev, const char *name,
 }
 
 /* Check the event table at 'ev' and append it to s->out.  Returns 1, or 0
-** after refuse(). */
+** after refuse().  One lua_next pass checks the keys and leaves each
+** field's value in a stack slot (event_fields order); the values stay there,
+** so their strings live, until the event is copied. */
 static int
 add_event(lua_State *L, struct rp_script *s, int ev,
           uint32_t index) /* [-0, +0, e] */
 {
+    enum { F_STREAM, F_TYPE, F_DATA, F_META, F_ID };
     struct rp_event e;
     const char *text;
     size_t len, raw_len;
-    int top = lua_gettop(L), mt;
+    int top = lua_gettop(L), slot = top + 1, mt, has_mt;
 
     if (!lua_istable(L, ev))
         return refuse(s, "event %u is a %s, not a table", index,
                       luaL_typename(L, ev));
-    luaL_checkstack(L, 12, NULL);
+    luaL_checkstack(L, (int)NFIELDS + 12, NULL);
+    for (size_t i = 0; i < NFIELDS; i++)
+        lua_pushnil(L);
     lua_pushnil(L);
     while (lua_next(L, ev) != 0) {
-        int known = 0;
+        size_t f = NFIELDS;
 
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            const char *k = lua_tostring(L, -1);
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -2);
 
-            for (size_t i = 0; i < NFIELDS && !known; i++)
-                known = k == s->field[i];
+            for (f = 0; f < NFIELDS && k != s->field[f]; f++)
+                ;
         }
-        if (!known) {
-            if (lua_type(L, -1) == LUA_TSTRING)
+        if (f == NFIELDS) {
+            if (lua_type(L, -2) == LUA_TSTRING)
                 return refuse(s,
                               "event %u has an unknown field '%s' (fields: "
                               "stream, type, data, metadata, id)",
-                              index, lua_tostring(L, -1));
+                              index, lua_tostring(L, -2));
             return refuse(s, "event %u has a %s key; fields are named", index,
-                          luaL_typename(L, -1));
+                          luaL_typename(L, -2));
         }
+        lua_replace(L, slot + (int)f);
     }
+    has_mt = lua_getmetatable(L, ev);
+    if (has_mt)
+        lua_pop(L, 1);
     memset(&e, 0, sizeof(e));
     e.store_version = s->rec->store_version;
     e.index = index;
-    if ((e.stream = name_field(L, s, ev, "stream", index, &e.stream_len)) ==
-            NULL ||
-        (e.type = name_field(L, s, ev, "type", index, &e.type_len)) == NULL)
+    if ((e.stream = name_field(L, s, ev, slot + F_STREAM, F_STREAM, has_mt,
+                               index, &e.stream_len)) == NULL ||
+        (e.type = name_field(L, s, ev, slot + F_TYPE, F_TYPE, has_mt, index,
+                             &e.type_len)) == NULL)
         return 0;
 
     /* data */
     rp_buf_reset(&s->data);
-    switch (lua_getfield(L, ev, "data")) {
+    switch (event_field(L, ev, slot + F_DATA, F_DATA, has_mt)) {
     case LUA_TSTRING:
-        text = lua_tolstring(L, -1, &raw_len);
+        text = lua_tolstring(L, slot + F_DATA, &raw_len);
         if (!rp_utf8_valid(text, raw_len, NULL))
             return refuse(s,
                           "event %u: data is a string that is not valid "
@@ -883,7 +966,7 @@ add_event(lua_State *L, struct rp_script *s, int ev,
         e.data_len = s->data.len;
         break;
     case LUA_TTABLE:
-        text = table_json(L, s, lua_gettop(L), index, "data", &raw_len);
+        text = table_json(L, s, slot + F_DATA, index, "data", &raw_len);
         if (text == NULL)
             return 0;
         e.data = text;
@@ -894,14 +977,14 @@ add_event(lua_State *L, struct rp_script *s, int ev,
                       index);
     default:
         return refuse(s, "event %u: data is a %s, not a string or a table",
-                      index, luaL_typename(L, -1));
+                      index, luaL_typename(L, slot + F_DATA));
     }
 
     /* metadata */
     rp_buf_reset(&s->meta);
-    mt = lua_getfield(L, ev, "metadata");
+    mt = event_field(L, ev, slot + F_META, F_META, has_mt);
     if (mt == LUA_TSTRING) {
-        text = lua_tolstring(L, -1, &len);
+        text = lua_tolstring(L, slot + F_META, &len);
         if (!rp_utf8_valid(text, len, NULL))
             return refuse(s,
                           "event %u: metadata is a string that is not "
@@ -909,7 +992,7 @@ add_event(lua_State *L, struct rp_script *s, int ev,
                           index);
         rp_json_add_string(&s->meta, text, len);
     } else if (mt == LUA_TTABLE) {
-        int at = lua_gettop(L);
+        int at = slot + F_META;
         const char *p;
 
         if (s->source_metadata && !is_rawjson(L, at)) {
@@ -956,7 +1039,7 @@ add_event(lua_State *L, struct rp_script *s, int ev,
         }
     } else {
         return refuse(s, "event %u: metadata is a %s, not a table or a string",
-                      index, luaL_typename(L, -1));
+                      index, luaL_typename(L, slot + F_META));
     }
     if (s->meta.len > 0) {
         e.metadata = s->meta.data;
@@ -964,12 +1047,12 @@ add_event(lua_State *L, struct rp_script *s, int ev,
     }
 
     /* id */
-    switch (lua_getfield(L, ev, "id")) {
+    switch (event_field(L, ev, slot + F_ID, F_ID, has_mt)) {
     case LUA_TNIL:
         rp_idgen_make(&s->idgen, s->rec->store_version, index, e.id);
         break;
     case LUA_TSTRING:
-        text = lua_tolstring(L, -1, &len);
+        text = lua_tolstring(L, slot + F_ID, &len);
         if (rp_event_parse_id(e.id, text, len) != 0)
             return refuse(s,
                           "event %u: id '%.40s' is not a UUID "
@@ -978,7 +1061,7 @@ add_event(lua_State *L, struct rp_script *s, int ev,
         break;
     default:
         return refuse(s, "event %u: id is a %s, not a UUID string", index,
-                      luaL_typename(L, -1));
+                      luaL_typename(L, slot + F_ID));
     }
 
     /* The API counts the data as stored (a string's own bytes) plus the
@@ -997,7 +1080,8 @@ add_event(lua_State *L, struct rp_script *s, int ev,
     return 1;
 }
 
-/* Entry: call convert(record) and collect its events into s->out. */
+/* Entry: call convert(record) and collect its events into s->out.  A C
+** closure made once by load_entry (upvalues: UV_*). */
 static int
 convert_entry(lua_State *L) /* [-1, +0, e] */
 {
@@ -1006,8 +1090,8 @@ convert_entry(lua_State *L) /* [-1, +0, e] */
     int res;
 
     luaL_checkstack(L, 8, NULL);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_env);
-    if (lua_getfield(L, -1, "convert") != LUA_TFUNCTION)
+    push_name(L, UV_CONVERT);
+    if (lua_gettable(L, lua_upvalueindex(UV_ENV)) != LUA_TFUNCTION)
         return refuse(s, "convert is no longer a function (a %s)",
                       luaL_typename(L, -1));
     push_record(L, s);
@@ -1094,6 +1178,10 @@ rp_script_apply_config(struct rp_script *s, const struct rp_config *cfg)
     free(s->source_id);
     s->source_id = rp_xstrdup(id);
     rp_idgen_init(&s->idgen, id, strlen(id));
+    rp_buf_reset(&s->src_meta);
+    rp_buf_adds(&s->src_meta, "\"replicatedFrom\":{\"source\":");
+    rp_json_add_string(&s->src_meta, id, strlen(id));
+    rp_buf_adds(&s->src_meta, ",\"storeVersion\":");
 }
 
 int
@@ -1120,6 +1208,8 @@ rp_script_new(struct rp_script **out, const char *path,
     rp_buf_init(&s->meta, 0);
     rp_buf_init(&s->tb, 0);
     rp_buf_init(&s->text, 0);
+    rp_buf_init(&s->src_meta, 0);
+    rp_buf_init(&s->rec_meta, 0);
     rp_script_apply_config(s, cfg);
     f = fopen(path, "r");
     if (f == NULL) {
@@ -1134,7 +1224,7 @@ rp_script_new(struct rp_script **out, const char *path,
     }
     lua_gc(s->L, LUA_GCGEN, 0, 0);
     snprintf(what, sizeof(what), "script %s", path);
-    rc = docall(s, load_entry, what, err);
+    rc = docall(s, load_entry, NULL, what, err);
     if (rc != 0)
         goto fail;
     *out = s;
@@ -1153,7 +1243,7 @@ rp_script_read_config(struct rp_script *s, struct rp_config *cfg,
 
     snprintf(what, sizeof(what), "%s", s->path);
     s->cfg = cfg;
-    rc = docall(s, config_entry, what, err);
+    rc = docall(s, config_entry, NULL, what, err);
     s->cfg = NULL;
     if (rc == RP_ESCRIPT && err != NULL)
         err->code = rc = RP_EINVAL;
@@ -1170,7 +1260,8 @@ rp_script_convert(struct rp_script *s, const struct rp_record *rec,
 
     s->rec = rec;
     s->out = out;
-    rc = docall(s, convert_entry, "convert()", err);
+    s->rec_meta_ok = 0;
+    rc = docall(s, NULL, &key_convert, "convert()", err);
     s->rec = NULL;
     s->out = NULL;
     if (rc == 0)
@@ -1201,6 +1292,8 @@ rp_script_free(struct rp_script *s)
     rp_buf_dispose(&s->meta);
     rp_buf_dispose(&s->tb);
     rp_buf_dispose(&s->text);
+    rp_buf_dispose(&s->src_meta);
+    rp_buf_dispose(&s->rec_meta);
     free(s->source_id);
     free(s->path);
     free(s->dir);

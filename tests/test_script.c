@@ -394,6 +394,111 @@ START_TEST(test_script_metadata_injection)
 }
 END_TEST
 
+/* Check the replicatedFrom of event 'i' of 'out'. */
+static void
+check_source(const struct rp_events *out, size_t i, const char *source, int sv,
+             const char *key, int index)
+{
+    const struct rp_event *e = rp_events_get(out, i);
+    struct rp_json_doc *doc = NULL;
+    const struct rp_json *rf;
+
+    rf = rp_json_get(parse(&doc, e->metadata, e->metadata_len),
+                     "replicatedFrom");
+    ck_assert_str_eq(rp_json_string(rp_json_get(rf, "source")), source);
+    ck_assert_int_eq(get_int(rf, "storeVersion"), sv);
+    ck_assert_int_eq(get_int(rf, "streamVersion"), 2);
+    ck_assert_str_eq(rp_json_string(rp_json_get(rf, "key")), key);
+    ck_assert_int_eq(get_int(rf, "index"), index);
+    rp_json_free(doc);
+}
+
+START_TEST(test_script_metadata_per_record_and_source)
+{
+    /* replicatedFrom is built from parts kept per source and per record:
+    ** each record, and a new source id, must show in the next events. */
+    struct rp_script *s = NULL;
+    struct rp_config cfg;
+    struct rp_error err = {0};
+    struct rp_events *out;
+    struct fake f, g;
+    const char *text = "function convert(r)\n"
+                       "  local t = {}\n"
+                       "  for i = 1, #r.key do\n"
+                       "    t[i] = { stream = 's', type = 'A', data = {} }\n"
+                       "  end\n"
+                       "  return t\n"
+                       "end\n";
+
+    rp_config_init(&cfg);
+    cfg.source_id = rp_xstrdup("tapes");
+    ck_assert_int_eq(load(&s, text, &cfg, &err), 0);
+    rp_events_new(&out);
+    fake_commit(&f, 7, "k:1", 1);
+    fake_commit(&g, 8, "a\"b", 1);
+    ck_assert_int_eq(rp_script_convert(s, &f.rec, out, &err), 0);
+    ck_assert_int_eq(rp_script_convert(s, &g.rec, out, &err), 0);
+    ck_assert_uint_eq(rp_events_count(out), 6);
+    check_source(out, 0, "tapes", 7, "k:1", 0);
+    check_source(out, 2, "tapes", 7, "k:1", 2);
+    check_source(out, 3, "tapes", 8, "a\"b", 0);
+    check_source(out, 5, "tapes", 8, "a\"b", 2);
+    free(cfg.source_id);
+    cfg.source_id = rp_xstrdup("other \"one\"");
+    rp_script_apply_config(s, &cfg);
+    rp_events_reset(out);
+    ck_assert_int_eq(rp_script_convert(s, &g.rec, out, &err), 0);
+    ck_assert_int_eq(rp_script_convert(s, &f.rec, out, &err), 0);
+    check_source(out, 1, "other \"one\"", 8, "a\"b", 1);
+    check_source(out, 3, "other \"one\"", 7, "k:1", 0);
+    fake_dispose(&f);
+    fake_dispose(&g);
+    rp_events_free(out);
+    rp_script_free(s);
+    rp_config_dispose(&cfg);
+}
+END_TEST
+
+START_TEST(test_script_event_fields_from_index)
+{
+    /* Fields are read as the script would read them: a field the event
+    ** table lacks comes from its __index, and only its own keys are
+    ** checked against the field names. */
+    struct rp_script *s = NULL;
+    struct rp_error err = {0};
+    struct rp_events *out;
+    struct fake f;
+    const struct rp_event *e;
+    const char *text =
+        "local defaults = { type = 'T', data = 'd', id = "
+        "'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }\n"
+        "function convert(r)\n"
+        "  return { setmetatable({ stream = 's', data = 'own' },\n"
+        "                        { __index = defaults }),\n"
+        "           setmetatable({ stream = 's' }, { __index = function(t, k)\n"
+        "             if k == 'type' then return 'F' end\n"
+        "             if k == 'data' then return { x = 1 } end\n"
+        "           end }) }\n"
+        "end\n";
+
+    ck_assert_int_eq(load(&s, text, &def_cfg, &err), 0);
+    rp_events_new(&out);
+    fake_commit(&f, 1, "k", 1);
+    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rp_events_count(out), 2);
+    e = rp_events_get(out, 0);
+    ck_assert_str_eq(e->type, "T");
+    ck_assert_str_eq(e->data, "\"own\"");
+    ck_assert_uint_eq(e->id[0], 0xaa);
+    e = rp_events_get(out, 1);
+    ck_assert_str_eq(e->type, "F");
+    ck_assert_str_eq(e->data, "{\"x\":1}");
+    fake_dispose(&f);
+    rp_events_free(out);
+    rp_script_free(s);
+}
+END_TEST
+
 START_TEST(test_script_sandbox)
 {
     struct rp_script *s = NULL;
@@ -784,6 +889,8 @@ script_suite(void)
     tcase_add_test(core, test_script_attributes_and_raw_records);
     tcase_add_test(core, test_script_ids_deterministic);
     tcase_add_test(core, test_script_metadata_injection);
+    tcase_add_test(core, test_script_metadata_per_record_and_source);
+    tcase_add_test(core, test_script_event_fields_from_index);
     tcase_add_test(core, test_script_sandbox);
     tcase_add_test(core, test_script_require);
     tcase_add_test(core, test_script_config_table);
