@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import struct
+import subprocess
 import time
 
 import rptest
@@ -410,3 +411,19 @@ class ReplicateTest(rptest.TestCase):
                                  3 if kind == "idempotent-not-ready" else 2)
                 self.assertSameEvents(want, emu.dump())
                 emu.stop()
+
+    def test_replicate_demo_script(self):
+        """tools/demo.sh (make demo) replicates the sample store and shows
+        it, the emulator stopped afterwards."""
+        d = rptest.tempdir(self)
+        env = dict(os.environ, RP_BIN_DIR=rptest.BIN_DIR,
+                   DEMO_DIR=os.path.join(d, "demo"))
+        p = subprocess.run(["sh", os.path.join(rptest.SRC_DIR, "tools",
+                                               "demo.sh")],
+                           env=env, capture_output=True, text=True,
+                           timeout=120 * rptest.SLOW)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("caught up", p.stderr)
+        self.assertRegex(p.stdout, r"\d+ events in \d+ streams")
+        self.assertIn('"replicatedFrom"', p.stdout)
+        self.assertNotIn(" 0 events", p.stdout)
