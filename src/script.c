@@ -158,7 +158,7 @@ budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         s->mem_hit = 1;
         return NULL;
     }
-    p = realloc(ptr, nsize);
+    p = ptr == NULL ? malloc(nsize) : realloc(ptr, nsize);
     if (p == NULL) {
         s->mem_hit = 1;
         return NULL;
