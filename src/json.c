@@ -413,8 +413,32 @@ check_string(struct parser *p)
     size_t start = ++p->i, bad;
     uint32_t cp, lo;
 
-    while (p->i < p->n && p->s[p->i] != '"') {
-        unsigned char c = (unsigned char)p->s[p->i];
+    for (;;) {
+        unsigned char c;
+
+#if defined(__SSE2__) && defined(__GNUC__)
+        /* Step over sixteen bytes at a time up to the first quote,
+        ** backslash or control character (UTF-8 is checked below). */
+        while (p->n - p->i >= 16) {
+            __m128i v =
+                _mm_loadu_si128((const __m128i *)(const void *)(p->s + p->i));
+            __m128i ctl =
+                _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+            __m128i bs = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(ctl, _mm_or_si128(q, bs)));
+
+            if (m != 0) {
+                p->i += (size_t)__builtin_ctz(m);
+                break;
+            }
+            p->i += 16;
+        }
+#endif
+        if (p->i >= p->n || p->s[p->i] == '"')
+            break;
+        c = (unsigned char)p->s[p->i];
 
         if (c < 0x20)
             return fail(p, "control character in string");

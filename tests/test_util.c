@@ -350,6 +350,48 @@ START_TEST(test_util_json_refuses_malformed)
 }
 END_TEST
 
+START_TEST(test_util_json_validate_long_strings)
+{
+    /* Strings long enough to be stepped over many bytes at a time: a
+    ** control character, a bad escape or a bad UTF-8 byte at any offset is
+    ** found at that offset; escapes and UTF-8 anywhere are accepted. */
+    struct rp_error err = {0};
+    char text[64], want[64];
+
+    for (size_t at = 1; at < 40; at++) {
+        memset(text, 'a', 41);
+        text[0] = '"';
+        text[41] = '"';
+        text[42] = '\0';
+        text[at] = '\x01';
+        ck_assert_int_eq(rp_json_validate(text, 42, &err), RP_EFORMAT);
+        snprintf(want, sizeof(want), "offset %zu:", at);
+        ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+        text[at] = '\\';
+        text[at + 1] = 'x';
+        ck_assert_int_eq(rp_json_validate(text, 42, &err), RP_EFORMAT);
+        snprintf(want, sizeof(want), "offset %zu:", at + 1); /* the 'x' */
+        ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+        snprintf(want, sizeof(want), "offset %zu:", at);
+        text[at + 1] = 'n';
+        ck_assert_int_eq(rp_json_validate(text, 42, &err), 0);
+        text[at] = '\xc3';
+        text[at + 1] = '\xa9';
+        ck_assert_int_eq(rp_json_validate(text, 42, &err), 0);
+        text[at + 1] = 'a';
+        ck_assert_int_eq(rp_json_validate(text, 42, &err), RP_EFORMAT);
+        ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+        text[at] = '"'; /* the string ends there: the rest is left over */
+        ck_assert_int_eq(rp_json_validate(text, 42, &err), RP_EFORMAT);
+        ck_assert_int_eq(rp_json_validate(text, (size_t)at + 1, &err), 0);
+    }
+    memset(text, 'a', 41);
+    text[0] = '"';
+    ck_assert_int_eq(rp_json_validate(text, 41, &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unterminated"));
+}
+END_TEST
+
 START_TEST(test_util_json_depth_limit)
 {
     char deep[2001];
@@ -384,6 +426,7 @@ util_suite(void)
     tcase_add_test(core, test_util_buf_add_u64);
     tcase_add_test(core, test_util_json_add_string_escapes);
     tcase_add_test(core, test_util_json_add_string_every_position);
+    tcase_add_test(core, test_util_json_validate_long_strings);
     tcase_add_test(core, test_util_json_parse_and_write);
     tcase_add_test(limits, test_util_buf_limit);
     tcase_add_test(limits, test_util_json_depth_limit);
