@@ -81,6 +81,40 @@ START_TEST(test_jsv_repairs_damage)
 }
 END_TEST
 
+START_TEST(test_jsv_unformat_long_runs)
+{
+    /* Long plain runs between the bytes the formatter touched, at every
+    ** alignment (the tabs after the first newline are dropped, so each
+    ** extra tab shifts the rest of the body by one byte). */
+    static const char tail[] =
+        "{\r\n\t\"CustomerName\": \"Delta Cobalt Ltd 867, a long name "
+        "[x] {y}: z\",\r\n\t\"Id\": \r\n\t{\r\n\t\t\"Id\": "
+        "12345678901234567890\r\n\t},\r\n\t\"Tags\": [],\r\n\t\"Note\": "
+        "\"abcdefghijklmnopqrstuvwxyz0123456789\"\r\n}\r\n";
+    static const char want[] =
+        "{\"CustomerName\":\"Delta Cobalt Ltd 867, a long name [x] {y}:z\","
+        "\"Id\":{\"Id\":12345678901234567890},\"Tags\":[],"
+        "\"Note\":\"abcdefghijklmnopqrstuvwxyz0123456789\"}";
+    struct rp_buf in, out;
+
+    rp_buf_init(&in, 0);
+    rp_buf_init(&out, 0);
+    for (int shift = 0; shift < 20; shift++) {
+        rp_buf_reset(&in);
+        rp_buf_adds(&in, "\r\n");
+        for (int k = 0; k < shift; k++)
+            rp_buf_addc(&in, '\t');
+        rp_buf_adds(&in, tail);
+        rp_buf_reset(&out);
+        rp_buf_adds(&out, "x");
+        ck_assert_int_eq(rp_jsv_unformat(&out, in.data, in.len), 0);
+        ck_assert_str_eq(out.data + 1, want);
+    }
+    rp_buf_dispose(&in);
+    rp_buf_dispose(&out);
+}
+END_TEST
+
 START_TEST(test_jsv_compact_keeps_strings)
 {
     struct rp_buf b;
@@ -136,6 +170,7 @@ jsv_suite(void)
     tcase_add_loop_test(core, test_jsv_repairs_damage, 0,
                         (int)(sizeof(damaged) / sizeof(damaged[0])));
     tcase_add_test(core, test_jsv_compact_keeps_strings);
+    tcase_add_test(core, test_jsv_unformat_long_runs);
     tcase_add_test(limits, test_jsv_limit);
     tcase_add_test(errors, test_jsv_errors);
     suite_add_tcase(s, core);
