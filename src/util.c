@@ -10,6 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 int
 rp_error_set(struct rp_error *err, int code, const char *fmt, ...)
 {
@@ -350,6 +354,14 @@ rp_utf8_valid(const void *p, size_t n, size_t *bad)
         uint32_t cp, min;
         uint64_t w;
 
+#if defined(__SSE2__)
+        /* ASCII runs, sixteen bytes at a time, then eight. */
+        if (n - i >= 16 && _mm_movemask_epi8(_mm_loadu_si128(
+                               (const __m128i *)(const void *)(s + i))) == 0) {
+            i += 16;
+            continue;
+        }
+#endif
         /* ASCII runs, eight bytes at a time. */
         if (n - i >= 8 &&
             (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {

@@ -278,6 +278,29 @@ START_TEST(test_util_json_add_string_every_position)
 }
 END_TEST
 
+START_TEST(test_util_utf8_long_runs)
+{
+    /* Long ASCII runs are stepped over many bytes at a time: a bad byte
+    ** or a good sequence at any offset is still seen there. */
+    char s[80];
+    size_t bad;
+
+    for (size_t at = 0; at + 2 <= sizeof(s); at++) {
+        memset(s, 'a', sizeof(s));
+        s[at] = '\xff';
+        bad = 999;
+        ck_assert_int_eq(rp_utf8_valid(s, sizeof(s), &bad), 0);
+        ck_assert_uint_eq(bad, at);
+        s[at] = '\xc3';
+        s[at + 1] = '\xa9';
+        ck_assert_int_eq(rp_utf8_valid(s, sizeof(s), NULL), 1);
+        s[at + 1] = 'a';
+        ck_assert_int_eq(rp_utf8_valid(s, sizeof(s), &bad), 0);
+        ck_assert_uint_eq(bad, at);
+    }
+}
+END_TEST
+
 START_TEST(test_util_utf8_rules)
 {
     size_t bad = 99;
@@ -427,6 +450,7 @@ util_suite(void)
     tcase_add_test(core, test_util_json_add_string_escapes);
     tcase_add_test(core, test_util_json_add_string_every_position);
     tcase_add_test(core, test_util_json_validate_long_strings);
+    tcase_add_test(core, test_util_utf8_long_runs);
     tcase_add_test(core, test_util_json_parse_and_write);
     tcase_add_test(limits, test_util_buf_limit);
     tcase_add_test(limits, test_util_json_depth_limit);
