@@ -412,6 +412,7 @@ check_string(struct parser *p)
 {
     size_t start = ++p->i, bad;
     uint32_t cp, lo;
+    unsigned high = 0; /* nonzero once a byte above 0x7f may be there */
 
     for (;;) {
         unsigned char c;
@@ -429,6 +430,7 @@ check_string(struct parser *p)
             unsigned m = (unsigned)_mm_movemask_epi8(
                 _mm_or_si128(ctl, _mm_or_si128(q, bs)));
 
+            high |= (unsigned)_mm_movemask_epi8(v);
             if (m != 0) {
                 p->i += (size_t)__builtin_ctz(m);
                 break;
@@ -443,6 +445,7 @@ check_string(struct parser *p)
         if (c < 0x20)
             return fail(p, "control character in string");
         if (c != '\\') {
+            high |= c & 0x80u;
             p->i++;
             continue;
         }
@@ -473,7 +476,7 @@ check_string(struct parser *p)
         p->i = start - 1;
         return fail(p, "unterminated string");
     }
-    if (!rp_utf8_valid(p->s + start, p->i - start, &bad)) {
+    if (high != 0 && !rp_utf8_valid(p->s + start, p->i - start, &bad)) {
         p->i = start + bad;
         return fail(p, "string is not valid UTF-8");
     }
