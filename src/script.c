@@ -783,12 +783,135 @@ is_rawjson(lua_State *L, int idx) /* [-0, +0, -] */
     return yes;
 }
 
-/* Turn the table at 'idx' into JSON text left on the stack: the text of a
-** rawjson() marker (checked), else cjson.encode's result.  Returns the
-** text, or NULL after refuse() (nothing pushed). */
+/* How cjson 2.1.0 writes each byte inside a string: NULL as itself. */
+static const char *const cjson_escape[128] = {
+    "\\u0000",      "\\u0001",     "\\u0002",       "\\u0003",
+    "\\u0004",      "\\u0005",     "\\u0006",       "\\u0007",
+    "\\b",          "\\t",         "\\n",           "\\u000b",
+    "\\f",          "\\r",         "\\u000e",       "\\u000f",
+    "\\u0010",      "\\u0011",     "\\u0012",       "\\u0013",
+    "\\u0014",      "\\u0015",     "\\u0016",       "\\u0017",
+    "\\u0018",      "\\u0019",     "\\u001a",       "\\u001b",
+    "\\u001c",      "\\u001d",     "\\u001e",       "\\u001f",
+    ['"'] = "\\\"", ['/'] = "\\/", ['\\'] = "\\\\", [127] = "\\u007f"};
+
+/* Deepest nesting quick_json() follows before it leaves the table to
+** cjson (whose own limit, and message, then apply). */
+#define QUICK_DEPTH 32
+/* Integers quick_json() writes: cjson prints numbers with "%.14g", which
+** gives every integer of at most 14 digits as it is. */
+#define QUICK_INT_MAX 99999999999999
+
+/* Append the Lua string at 'idx' as cjson.encode writes it. */
+static void
+quick_string(lua_State *L, int idx, struct rp_buf *b) /* [-0, +0, -] */
+{
+    size_t n, start = 0;
+    const unsigned char *p = (const unsigned char *)lua_tolstring(L, idx, &n);
+
+    rp_buf_addc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        const char *e = p[i] < 128 ? cjson_escape[p[i]] : NULL;
+
+        if (e == NULL)
+            continue;
+        rp_buf_add(b, p + start, i - start);
+        rp_buf_adds(b, e);
+        start = i + 1;
+    }
+    rp_buf_add(b, p + start, n - start);
+    rp_buf_addc(b, '"');
+}
+
+/* Append the table at 'idx' to 'b' exactly as the bridge's cjson.encode
+** would write it, for the common shapes only: objects (string keys; an
+** empty table is "{}") whose values are strings, booleans, integers of at
+** most 14 digits (or floats of such a value) or such objects.  Returns 1, or 0
+*for anything else
+** (arrays, floats, cjson.null, deep nesting...), which cjson then encodes
+** with its own rules and messages; 'b' may then hold a partial text.
+** Keys come in lua_next order, as cjson takes them. */
+static int
+quick_json(lua_State *L, int idx, struct rp_buf *b, int depth) /* [-0, +0, m] */
+{
+    int first = 1, ok = 1;
+
+    if (depth > QUICK_DEPTH)
+        return 0;
+    luaL_checkstack(L, 3, NULL);
+    rp_buf_addc(b, '{');
+    lua_pushnil(L);
+    while (ok && lua_next(L, idx) != 0) {
+        int top = lua_gettop(L);
+        lua_Integer v;
+
+        if (lua_type(L, top - 1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            ok = 0;
+            break;
+        }
+        if (!first)
+            rp_buf_addc(b, ',');
+        first = 0;
+        quick_string(L, top - 1, b);
+        rp_buf_addc(b, ':');
+        switch (lua_type(L, top)) {
+        case LUA_TSTRING:
+            quick_string(L, top, b);
+            break;
+        case LUA_TBOOLEAN:
+            rp_buf_adds(b, lua_toboolean(L, top) ? "true" : "false");
+            break;
+        case LUA_TNUMBER:
+            /* Integers, and floats of integral value (cjson.decode gives
+            ** floats), print as integers; -0.0 is left to cjson. */
+            if (!lua_isinteger(L, top)) {
+                lua_Number d = lua_tonumber(L, top);
+
+                if (!(d >= -(lua_Number)QUICK_INT_MAX &&
+                      d <= (lua_Number)QUICK_INT_MAX &&
+                      d == (lua_Number)(lua_Integer)d &&
+                      (d != 0 || 1 / d > 0))) {
+                    ok = 0;
+                    break;
+                }
+                v = (lua_Integer)d;
+            } else {
+                v = lua_tointeger(L, top);
+            }
+            if (v > QUICK_INT_MAX || v < -QUICK_INT_MAX) {
+                ok = 0;
+                break;
+            }
+            if (v < 0)
+                rp_buf_addc(b, '-');
+            rp_buf_add_u64(b, (uint64_t)(v < 0 ? -v : v));
+            break;
+        case LUA_TTABLE:
+            ok = quick_json(L, top, b, depth + 1);
+            break;
+        default:
+            ok = 0;
+        }
+        lua_pop(L, 1);
+    }
+    if (!ok) {
+        lua_pop(L, 1); /* the key lua_next left */
+        return 0;
+    }
+    rp_buf_addc(b, '}');
+    return 1;
+}
+
+/* Turn the table at 'idx' into JSON text: the text of a rawjson() marker
+** (checked), else what cjson.encode gives, written by quick_json() into
+** 'scratch' when the shape allows, else by cjson and left on the stack.
+** Returns the text (valid while that stack slot and 'scratch' are), or
+** NULL after refuse(). */
 static const char *
 table_json(lua_State *L, struct rp_script *s, int idx, uint32_t index,
-           const char *field, size_t *len) /* [-0, +(0|1), m] */
+           const char *field, struct rp_buf *scratch,
+           size_t *len) /* [-0, +(0|1), m] */
 {
     const char *text;
     struct rp_error err = {0};
@@ -810,6 +933,16 @@ table_json(lua_State *L, struct rp_script *s, int idx, uint32_t index,
             return NULL;
         }
         return text;
+    }
+    rp_buf_reset(scratch);
+    if (quick_json(L, idx, scratch, 1)) {
+        if (!rp_utf8_valid(scratch->data, scratch->len, NULL)) {
+            refuse(s, "event %u: %s holds a string that is not valid UTF-8",
+                   index, field);
+            return NULL;
+        }
+        *len = scratch->len;
+        return scratch->data;
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &key_encode);
     lua_pushvalue(L, idx);
@@ -966,7 +1099,8 @@ add_event(lua_State *L, struct rp_script *s, int ev,
         e.data_len = s->data.len;
         break;
     case LUA_TTABLE:
-        text = table_json(L, s, slot + F_DATA, index, "data", &raw_len);
+        text =
+            table_json(L, s, slot + F_DATA, index, "data", &s->data, &raw_len);
         if (text == NULL)
             return 0;
         e.data = text;
@@ -1004,7 +1138,7 @@ add_event(lua_State *L, struct rp_script *s, int ev,
                               index);
             lua_pop(L, 1);
         }
-        text = table_json(L, s, at, index, "metadata", &len);
+        text = table_json(L, s, at, index, "metadata", &s->text, &len);
         if (text == NULL)
             return 0;
         if (!s->source_metadata) {

@@ -499,6 +499,72 @@ START_TEST(test_script_event_fields_from_index)
 }
 END_TEST
 
+START_TEST(test_script_table_data_as_cjson)
+{
+    /* Tables are written byte for byte as cjson.encode writes them, whether
+    ** the bridge writes them itself (objects of strings, booleans, short
+    ** integers) or leaves them to cjson (arrays, floats, null, long
+    ** integers, deep nesting).  Event 2i carries the table, event 2i+1
+    ** cjson's text of it as a string. */
+    struct rp_script *s = NULL;
+    struct rp_error err = {0};
+    struct rp_events *out;
+    struct fake f;
+    struct rp_json_doc *doc = NULL;
+    const char *text =
+        "local cjson = require 'cjson'\n"
+        "local deep = { v = 1 }\n"
+        "for i = 1, 40 do deep = { d = deep } end\n"
+        "local shapes = {\n"
+        "  { a = 'x', b = true, c = false, n = 7, m = -7, z = 0 },\n"
+        "  { s = '/\\127\\1\\31\"\\\\\\b\\f\\n\\r\\t\\195\\169 <>&', e = {} "
+        "},\n"
+        "  { big = 99999999999999, neg = -99999999999999 },\n"
+        "  { big = 100000000000000 }, { neg = -100000000000000 },\n"
+        "  { f = 1.5 }, { f = 2.0 }, { i = math.maxinteger },\n"
+        "  { f = -0.0, g = 0.0 }, { f = 99999999999999.0, g = -3.0 },\n"
+        "  { f = 1e14 }, { f = -1e14 }, cjson.decode('{\"a\":{\"b\":12}}'),\n"
+        "  { 1, 2, 3 }, { x = { 1, 'a' } }, { [1] = 'a', k = 'b' },\n"
+        "  { k = cjson.null }, {}, { o = { p = { q = 'r' } } }, deep,\n"
+        "}\n"
+        "function convert(r)\n"
+        "  local t = {}\n"
+        "  for i, v in ipairs(shapes) do\n"
+        "    t[#t + 1] = { stream = 's', type = 'T', data = v,\n"
+        "                  metadata = { k = v } }\n"
+        "    t[#t + 1] = { stream = 's', type = 'E', data = cjson.encode(v) "
+        "}\n"
+        "  end\n"
+        "  return t\n"
+        "end\n";
+
+    ck_assert_int_eq(load(&s, text, &def_cfg, &err), 0);
+    rp_events_new(&out);
+    fake_commit(&f, 1, "k", 1);
+    ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rp_events_count(out), 40);
+    for (size_t i = 0; i < 40; i += 2) {
+        const struct rp_event *got = rp_events_get(out, i);
+        const struct rp_event *want = rp_events_get(out, i + 1);
+        const struct rp_json *w, *g;
+        struct rp_json_doc *gdoc = NULL;
+
+        w = parse(&doc, want->data, want->data_len); /* cjson's text */
+        ck_assert_uint_eq(got->data_len, w->len);
+        ck_assert_mem_eq(got->data, w->str, w->len);
+        /* In metadata, under "k", before replicatedFrom: the same text. */
+        g = rp_json_get(parse(&gdoc, got->metadata, got->metadata_len), "k");
+        ck_assert_uint_eq(g->raw_len, w->len);
+        ck_assert_mem_eq(g->raw, w->str, w->len);
+        rp_json_free(gdoc);
+        rp_json_free(doc);
+    }
+    fake_dispose(&f);
+    rp_events_free(out);
+    rp_script_free(s);
+}
+END_TEST
+
 START_TEST(test_script_sandbox)
 {
     struct rp_script *s = NULL;
@@ -891,6 +957,7 @@ script_suite(void)
     tcase_add_test(core, test_script_metadata_injection);
     tcase_add_test(core, test_script_metadata_per_record_and_source);
     tcase_add_test(core, test_script_event_fields_from_index);
+    tcase_add_test(core, test_script_table_data_as_cjson);
     tcase_add_test(core, test_script_sandbox);
     tcase_add_test(core, test_script_require);
     tcase_add_test(core, test_script_config_table);
