@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -802,35 +803,98 @@ static const char *const cjson_escape[128] = {
 ** gives every integer of at most 14 digits as it is. */
 #define QUICK_INT_MAX 99999999999999
 
-/* Append the Lua string at 'idx' as cjson.encode writes it. */
+/* Append one byte: in place when there is room (the common case). */
 static void
+quick_byte(struct rp_buf *b, char c)
+{
+    if (b->len + 1 < b->cap) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+    } else {
+        rp_buf_addc(b, c);
+    }
+}
+
+/* Append the Lua string at 'idx' as cjson.encode writes it: the worst case
+** (six bytes per byte) is reserved, then bytes go through the escape
+** table.  Returns 1, or 0 when the buffer refuses the room. */
+static int
 quick_string(lua_State *L, int idx, struct rp_buf *b) /* [-0, +0, -] */
 {
-    size_t n, start = 0;
+    size_t n;
     const unsigned char *p = (const unsigned char *)lua_tolstring(L, idx, &n);
+    char *d, *o;
 
-    rp_buf_addc(b, '"');
+    if (n > (SIZE_MAX / 2 - 2) / 6 ||
+        (d = rp_buf_reserve(b, 6 * n + 2)) == NULL)
+        return 0;
+    o = d;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         const char *e = p[i] < 128 ? cjson_escape[p[i]] : NULL;
 
-        if (e == NULL)
-            continue;
-        rp_buf_add(b, p + start, i - start);
-        rp_buf_adds(b, e);
-        start = i + 1;
+        if (e == NULL) {
+            *o++ = (char)p[i];
+        } else {
+            size_t k = e[1] == 'u' ? 6 : 2;
+
+            memcpy(o, e, k);
+            o += k;
+        }
     }
-    rp_buf_add(b, p + start, n - start);
-    rp_buf_addc(b, '"');
+    *o++ = '"';
+    b->len += (size_t)(o - d);
+    b->data[b->len] = '\0';
+    return 1;
+}
+
+/* Append the number at 'idx' as cjson writes it: "%.14g" of its value as
+** a double.  Integral values of at most 14 digits (integers, or floats as
+** cjson.decode makes them) are written directly, others by snprintf.
+** Returns 0 for NaN and infinities (cjson refuses them, in its words) and
+** for a text other than digits, signs, '.' and 'e' (a decimal comma). */
+static int
+quick_number(lua_State *L, int idx, struct rp_buf *b) /* [-0, +0, -] */
+{
+    lua_Number d = lua_tonumber(L, idx);
+    lua_Integer v = 0;
+    int direct;
+    char text[48];
+    int n;
+
+    if (lua_isinteger(L, idx)) {
+        v = lua_tointeger(L, idx);
+        direct = v <= QUICK_INT_MAX && v >= -QUICK_INT_MAX;
+    } else {
+        direct = d >= -(lua_Number)QUICK_INT_MAX &&
+                 d <= (lua_Number)QUICK_INT_MAX &&
+                 d == (lua_Number)(lua_Integer)d && !(d == 0 && signbit(d));
+        if (direct)
+            v = (lua_Integer)d;
+    }
+    if (direct) {
+        if (v < 0)
+            quick_byte(b, '-');
+        rp_buf_add_u64(b, (uint64_t)(v < 0 ? -v : v));
+        return 1;
+    }
+    if (isnan(d) || isinf(d))
+        return 0;
+    n = snprintf(text, sizeof(text), "%.14g", (double)d);
+    if (n <= 0 || (size_t)n >= sizeof(text) ||
+        strspn(text, "0123456789+-.e") != (size_t)n)
+        return 0;
+    rp_buf_add(b, text, (size_t)n);
+    return 1;
 }
 
 /* Append the table at 'idx' to 'b' exactly as the bridge's cjson.encode
 ** would write it, for the common shapes only: objects (string keys; an
-** empty table is "{}") whose values are strings, booleans, integers of at
-** most 14 digits (or floats of such a value) or such objects.  Returns 1, or 0
-*for anything else
-** (arrays, floats, cjson.null, deep nesting...), which cjson then encodes
-** with its own rules and messages; 'b' may then hold a partial text.
-** Keys come in lua_next order, as cjson takes them. */
+** empty table is "{}") whose values are strings, booleans, finite numbers
+** or such objects.  Returns 1, or 0 for anything else (arrays, NaN,
+** cjson.null, nesting past QUICK_DEPTH...), which cjson then encodes with
+** its own rules and messages; 'b' may then hold a partial text.  Keys come
+** in lua_next order, as cjson takes them. */
 static int
 quick_json(lua_State *L, int idx, struct rp_buf *b, int depth) /* [-0, +0, m] */
 {
@@ -839,11 +903,10 @@ quick_json(lua_State *L, int idx, struct rp_buf *b, int depth) /* [-0, +0, m] */
     if (depth > QUICK_DEPTH)
         return 0;
     luaL_checkstack(L, 3, NULL);
-    rp_buf_addc(b, '{');
+    quick_byte(b, '{');
     lua_pushnil(L);
     while (ok && lua_next(L, idx) != 0) {
         int top = lua_gettop(L);
-        lua_Integer v;
 
         if (lua_type(L, top - 1) != LUA_TSTRING) {
             lua_pop(L, 1);
@@ -851,41 +914,23 @@ quick_json(lua_State *L, int idx, struct rp_buf *b, int depth) /* [-0, +0, m] */
             break;
         }
         if (!first)
-            rp_buf_addc(b, ',');
+            quick_byte(b, ',');
         first = 0;
-        quick_string(L, top - 1, b);
-        rp_buf_addc(b, ':');
+        if (!quick_string(L, top - 1, b)) {
+            lua_pop(L, 1);
+            ok = 0;
+            break;
+        }
+        quick_byte(b, ':');
         switch (lua_type(L, top)) {
         case LUA_TSTRING:
-            quick_string(L, top, b);
+            ok = quick_string(L, top, b);
             break;
         case LUA_TBOOLEAN:
             rp_buf_adds(b, lua_toboolean(L, top) ? "true" : "false");
             break;
         case LUA_TNUMBER:
-            /* Integers, and floats of integral value (cjson.decode gives
-            ** floats), print as integers; -0.0 is left to cjson. */
-            if (!lua_isinteger(L, top)) {
-                lua_Number d = lua_tonumber(L, top);
-
-                if (!(d >= -(lua_Number)QUICK_INT_MAX &&
-                      d <= (lua_Number)QUICK_INT_MAX &&
-                      d == (lua_Number)(lua_Integer)d &&
-                      (d != 0 || 1 / d > 0))) {
-                    ok = 0;
-                    break;
-                }
-                v = (lua_Integer)d;
-            } else {
-                v = lua_tointeger(L, top);
-            }
-            if (v > QUICK_INT_MAX || v < -QUICK_INT_MAX) {
-                ok = 0;
-                break;
-            }
-            if (v < 0)
-                rp_buf_addc(b, '-');
-            rp_buf_add_u64(b, (uint64_t)(v < 0 ? -v : v));
+            ok = quick_number(L, top, b);
             break;
         case LUA_TTABLE:
             ok = quick_json(L, top, b, depth + 1);
@@ -899,7 +944,7 @@ quick_json(lua_State *L, int idx, struct rp_buf *b, int depth) /* [-0, +0, m] */
         lua_pop(L, 1); /* the key lua_next left */
         return 0;
     }
-    rp_buf_addc(b, '}');
+    quick_byte(b, '}');
     return 1;
 }
 

@@ -523,7 +523,9 @@ START_TEST(test_script_table_data_as_cjson)
         "  { big = 100000000000000 }, { neg = -100000000000000 },\n"
         "  { f = 1.5 }, { f = 2.0 }, { i = math.maxinteger },\n"
         "  { f = -0.0, g = 0.0 }, { f = 99999999999999.0, g = -3.0 },\n"
-        "  { f = 1e14 }, { f = -1e14 }, cjson.decode('{\"a\":{\"b\":12}}'),\n"
+        "  { f = 1e14 }, { f = -1e14 }, { f = 0.1, g = -2.5e-7, h = 1e300 },\n"
+        "  { f = 2^53, g = 12345678901234567, h = 1/3, i = -1e15 },\n"
+        "  cjson.decode('{\"a\":{\"b\":12}}'),\n"
         "  { 1, 2, 3 }, { x = { 1, 'a' } }, { [1] = 'a', k = 'b' },\n"
         "  { k = cjson.null }, {}, { o = { p = { q = 'r' } } }, deep,\n"
         "}\n"
@@ -542,8 +544,8 @@ START_TEST(test_script_table_data_as_cjson)
     rp_events_new(&out);
     fake_commit(&f, 1, "k", 1);
     ck_assert_msg(rp_script_convert(s, &f.rec, out, &err) == 0, "%s", err.msg);
-    ck_assert_uint_eq(rp_events_count(out), 40);
-    for (size_t i = 0; i < 40; i += 2) {
+    ck_assert_uint_eq(rp_events_count(out), 44);
+    for (size_t i = 0; i < 44; i += 2) {
         const struct rp_event *got = rp_events_get(out, i);
         const struct rp_event *want = rp_events_get(out, i + 1);
         const struct rp_json *w, *g;
