@@ -8,42 +8,39 @@
 
 #include "json.h"
 
-/* The value of hex digit 'c', or -1. */
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* One more than the value of each byte as a hex digit; 0 for the bytes
+** that are not one. */
+static const unsigned char hexval[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 /* Read 32 hex digits from 's', skipping dashes at the D-format places when
-** 'dashed'. */
+** 'dashed' (then 's' holds 36 bytes, else 32).  Returns 0, or -1 (with
+** 'out' overwritten) when a digit or a dash is wrong. */
 static int
 read_hex(unsigned char out[16], const char *s, int dashed)
 {
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned bad = 0;
     size_t i = 0, k;
 
+    if (dashed && (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-'))
+        return -1;
     for (k = 0; k < 16; k++) {
-        int hi, lo;
+        unsigned hi, lo;
 
-        if (dashed && (i == 8 || i == 13 || i == 18 || i == 23)) {
-            if (s[i] != '-')
-                return -1;
+        if (dashed && (k == 4 || k == 6 || k == 8 || k == 10))
             i++;
-        }
-        hi = hexval(s[i]);
-        lo = hexval(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[k] = (unsigned char)(hi << 4 | lo);
+        hi = hexval[u[i]];
+        lo = hexval[u[i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        out[k] = (unsigned char)((hi - 1) << 4 | (lo - 1));
         i += 2;
     }
-    return 0;
+    return bad ? -1 : 0;
 }
 
 int
