@@ -4,7 +4,12 @@
 ** per second the emulator acknowledged with 201.
 **
 ** usage: emu_ingest PORT [CONNS (4)] [SECONDS (5)] [BATCH (500)] [DATA (200)]
-** DATA is the size in bytes of each event's "data" JSON object. */
+**                   [KIND (object)]
+** DATA is the size in bytes of each event's "data" JSON object.  KIND
+** "string" sends instead, whatever DATA says, the data the replicator sends
+** for a Lokad.CQRS message body: a JSON string holding a ServiceStack-style
+** pretty-printed body (173 bytes with CRLF and tabs, so the JSON text is
+** full of escapes), and the metadata object it adds. */
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,11 +28,21 @@ struct worker {
     int port;
     int batch;
     int data_size;
+    int string_data; /* KIND "string" */
     double seconds;
     unsigned long long events; /* acknowledged */
     unsigned long long requests;
     int failed;
 };
+
+/* The data of KIND "string": a body like bench/gen.py's CustomerCreated,
+** as a JSON string. */
+static const char pretty_data[] =
+    "\"\\r\\n{\\r\\n\\t\\\"Id\\\": \\r\\n\\t{\\r\\n\\t\\t\\\"Id\\\": "
+    "1\\r\\n\\t},\\r\\n\\t\\\"CustomerName\\\": \\\"Delta Cobalt Ltd "
+    "867\\\",\\r\\n\\t\\\"Currency\\\": \\\"Eur\\\",\\r\\n\\t\\\"Email\\\": "
+    "\\\"meadow.1931@example.com\\\",\\r\\n\\t\\\"Utc\\\": "
+    "\\\"\\\\/Date(1363415296171)\\\\/\\\"\\r\\n}\\r\\n\"";
 
 static double
 now_s(void)
@@ -84,7 +99,9 @@ run(void *arg)
 {
     struct worker *w = arg;
     struct sockaddr_in sa;
-    size_t cap = (size_t)w->batch * ((size_t)w->data_size + 160) + 1024;
+    size_t cap =
+        (size_t)w->batch * ((size_t)w->data_size + sizeof(pretty_data) + 400) +
+        1024;
     char *body = malloc(cap), *req = malloc(cap + 512), resp[8192];
     size_t *idpos = calloc((size_t)w->batch, sizeof(*idpos)), blen = 0;
     long long version = -1;
@@ -101,6 +118,19 @@ run(void *arg)
 
         blen += (size_t)sprintf(body + blen, "%s{\"eventId\":\"", i ? "," : "");
         idpos[i] = blen;
+        if (w->string_data) {
+            blen += (size_t)sprintf(body + blen,
+                                    "00000000-0000-4000-8000-000000000000\","
+                                    "\"eventType\":\"CustomerCreated\","
+                                    "\"data\":%s,\"metadata\":{"
+                                    "\"replicatedFrom\":{\"source\":"
+                                    "\"store-r1000000-k3000-s1-g1\","
+                                    "\"storeVersion\":%d,"
+                                    "\"streamVersion\":1,\"key\":"
+                                    "\"customer:1\",\"index\":0}}}",
+                                    pretty_data, 1000000 + i);
+            continue;
+        }
         blen += (size_t)sprintf(body + blen,
                                 "00000000-0000-4000-8000-000000000000\","
                                 "\"eventType\":\"BenchEvent\",\"data\":"
@@ -164,11 +194,11 @@ main(int argc, char **argv)
     struct worker *ws;
     pthread_t *th;
     unsigned long long events = 0, requests = 0;
-    int batch, data;
+    int batch, data, string_data;
 
     if (argc < 2) {
         fprintf(stderr, "usage: emu_ingest PORT [CONNS] [SECONDS] [BATCH] "
-                        "[DATA]\n");
+                        "[DATA] [KIND]\n");
         return 2;
     }
     port = atoi(argv[1]);
@@ -176,7 +206,9 @@ main(int argc, char **argv)
     seconds = argc > 3 ? atof(argv[3]) : 5.0;
     batch = argc > 4 ? atoi(argv[4]) : 500;
     data = argc > 5 ? atoi(argv[5]) : 200;
-    if (conns < 1 || batch < 1 || data < 24 || seconds <= 0) {
+    string_data = argc > 6 && strcmp(argv[6], "string") == 0;
+    if (conns < 1 || batch < 1 || data < 24 || seconds <= 0 ||
+        (argc > 6 && !string_data && strcmp(argv[6], "object") != 0)) {
         fprintf(stderr, "emu_ingest: bad arguments\n");
         return 2;
     }
@@ -188,6 +220,7 @@ main(int argc, char **argv)
         ws[i].port = port;
         ws[i].batch = batch;
         ws[i].data_size = data;
+        ws[i].string_data = string_data;
         ws[i].seconds = seconds;
         pthread_create(&th[i], NULL, run, &ws[i]);
     }
@@ -198,10 +231,16 @@ main(int argc, char **argv)
         failed |= ws[i].failed;
     }
     t1 = now_s();
-    printf("%llu events in %llu requests, %.2f s, %d connections, "
-           "%d events/batch, %d-byte data: %.0f events/s\n",
-           events, requests, t1 - t0, conns, batch, data,
-           (double)events / (t1 - t0));
+    if (string_data)
+        printf("%llu events in %llu requests, %.2f s, %d connections, "
+               "%d events/batch, pretty string data: %.0f events/s\n",
+               events, requests, t1 - t0, conns, batch,
+               (double)events / (t1 - t0));
+    else
+        printf("%llu events in %llu requests, %.2f s, %d connections, "
+               "%d events/batch, %d-byte data: %.0f events/s\n",
+               events, requests, t1 - t0, conns, batch, data,
+               (double)events / (t1 - t0));
     free(ws);
     free(th);
     if (failed)

@@ -3,6 +3,7 @@
 # emulator on a free port and posts 500-event batches of 200-byte events over
 # keep-alive connections for a few seconds.  Prints one line with events/s.
 # usage: sh bench/emu_ingest.sh [CONNS (2)] [SECONDS (5)] [BATCH (500)] [DATA (200)]
+#        [KIND: object (default) or string, see bench/emu_ingest.c]
 set -e
 here=$(cd "$(dirname "$0")/.." && pwd)
 emu=${RP_BIN_DIR:-$here/bin}/esdb-emu
@@ -19,7 +20,7 @@ read -r url <"$fifo"
 port=${url##*:}
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 before=$(cpu)
-"$out/emu_ingest" "$port" "${1:-2}" "${2:-5}" "${3:-500}" "${4:-200}" |
+"$out/emu_ingest" "$port" "${1:-2}" "${2:-5}" "${3:-500}" "${4:-200}" "${5:-object}" |
     tee "$out/emu_ingest.last"
 after=$(cpu)
 events=$(awk '{print $1}' "$out/emu_ingest.last")
