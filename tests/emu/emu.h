@@ -280,11 +280,13 @@ void emu_base_url(const struct emu_server *srv, const struct emu_request *req,
 /* Append 'n' bytes percent-escaped like .NET Uri.EscapeDataString. */
 void emu_escape(struct rp_buf *b, const char *s, size_t n);
 
-/* Catch SIGTERM/SIGINT (blocked until the loop waits): call before the
-** ready line is printed, so that an early signal still means exit 0. */
+/* Catch SIGTERM/SIGINT from now on: call it first, so that a signal at any
+** time, even before the ready line, means a prompt exit 0. */
 void emu_loop_signals(void);
-/* Run the event loop until SIGTERM/SIGINT.  'fds' are listening sockets,
-** one per node.  Returns 0. */
+/* Whether SIGTERM/SIGINT has come (a long start-up step checks it). */
+int emu_loop_stopping(void);
+/* Run the event loop until SIGTERM/SIGINT (returns at once when one came
+** before).  'fds' are listening sockets, one per node.  Returns 0. */
 int emu_loop_run(struct emu_server *srv, const int *fds, int n);
 
 #endif

@@ -95,6 +95,7 @@ main(int argc, char **argv)
     int fds[EMU_MAX_NODES], i, rc = 1, have_seed = 0;
     uint64_t idrng;
 
+    emu_loop_signals();
     memset(&srv, 0, sizeof(srv));
     memset(&err, 0, sizeof(err));
     srv.profile = EMU_V20;
@@ -222,6 +223,10 @@ main(int argc, char **argv)
 #endif
     emu_store_new(&srv.store);
     if (data != NULL && emu_store_open_log(srv.store, data, &err) != 0) {
+        if (err.code == RP_ESTOP) {
+            rc = 0; /* a signal during the replay */
+            goto done;
+        }
         fprintf(stderr, "esdb-emu: %s\n", err.msg);
         goto done;
     }
@@ -236,7 +241,10 @@ main(int argc, char **argv)
         }
     }
     srv.leader = 0;
-    emu_loop_signals();
+    if (emu_loop_stopping()) {
+        rc = 0;
+        goto done;
+    }
     for (i = 0; i < srv.nnodes; i++)
         printf("%shttp://127.0.0.1:%d", i ? " " : "", srv.ports[i]);
     printf("\n");

@@ -848,17 +848,19 @@ void
 emu_loop_signals(void)
 {
     struct sigaction sa;
-    sigset_t block;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* startup reads and writes carry on */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, NULL);
+}
+
+int
+emu_loop_stopping(void)
+{
+    return stop_flag != 0;
 }
 
 int
@@ -866,7 +868,7 @@ emu_loop_run(struct emu_server *srv, const int *fds, int n)
 {
     struct loop lp;
     struct listener ls[EMU_MAX_NODES];
-    sigset_t old;
+    sigset_t block, old;
     int i;
 
     memset(&lp, 0, sizeof(lp));
@@ -888,8 +890,13 @@ emu_loop_run(struct emu_server *srv, const int *fds, int n)
         ev.data.ptr = &ls[i];
         epoll_ctl(lp.ep, EPOLL_CTL_ADD, fds[i], &ev);
     }
-    /* Signals stay blocked except while waiting for events. */
-    sigprocmask(SIG_BLOCK, NULL, &old);
+    /* Signals stay blocked except while waiting for events, so that one
+    ** that comes while a turn runs is seen by the next wait, and one that
+    ** came before (while starting) has set stop_flag already. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &old);
     sigdelset(&old, SIGTERM);
     sigdelset(&old, SIGINT);
     while (!stop_flag) {

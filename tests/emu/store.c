@@ -671,6 +671,12 @@ emu_store_open_log(struct emu_store *st, const char *path, struct rp_error *err)
         size_t left = file.len - off;
         uint32_t len, sum;
 
+        if (emu_loop_stopping()) {
+            /* Stop without truncating: what is left was not read. */
+            rc = rp_error_set(err, RP_ESTOP, "%s: replay stopped by a signal",
+                              path);
+            goto done;
+        }
         if (left >= 4)
             memcpy(&len, file.data + off, 4);
         if (left < 8 || len > left - 8) {

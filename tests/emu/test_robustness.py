@@ -2,13 +2,18 @@
 half-sent requests, idle connections; the trailing-slash redirect
 (behaviour 45), routing errors, keep-alive, signals."""
 import json
+import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import socket
 import threading
 import time
 import unittest
 
-from emuclient import (EVENTS_JSON, Emu, EmuTestCase, basic, ev, fresh,
+from emuclient import (EVENTS_JSON, Emu, EmuTestCase, basic, emu_path, ev,
+                       fresh,
                        quote, read_raw_response)
 
 REQUEST_TIMEOUT = 1.0
@@ -464,6 +469,96 @@ class Signals(unittest.TestCase):
         finally:
             e.kill()
             t.join(10)
+
+    def test_signal_while_appending(self):
+        # Busy: connections post batches without a pause; each signal ends
+        # the process with 0, promptly.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            e = Emu(["--profile", "v20"]).start()
+            stop = threading.Event()
+            sent = [0]
+
+            def worker():
+                while not stop.is_set():
+                    batch = json.dumps([ev(data="x" * 200)
+                                        for _ in range(200)])
+                    try:
+                        r = e.outcome("POST", "/streams/busy", batch,
+                                      [("Content-Type", EVENTS_JSON)])
+                    except OSError:
+                        return  # the emulator is gone
+                    if r == "dropped" or r.status != 201:
+                        return
+                    sent[0] += 1
+
+            threads = [threading.Thread(target=worker) for _ in range(2)]
+            for t in threads:
+                t.start()
+            try:
+                deadline = time.monotonic() + 10
+                while sent[0] < 3 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self.assertGreaterEqual(sent[0], 3)
+                e.proc.send_signal(sig)
+                self.assertEqual(e.proc.wait(10), 0, sig)
+                e.check_stderr()
+            finally:
+                stop.set()
+                e.kill()
+                for t in threads:
+                    t.join(10)
+
+    def test_signal_during_log_replay(self):
+        # A signal while --data is replayed at start (before the ready
+        # line) also means exit 0, and the log is left whole: a later start
+        # replays every event.
+        d = tempfile.mkdtemp(prefix="emu-sig-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "log")
+        e = Emu(["--profile", "v20", "--data", path]).start()
+        try:
+            for _ in range(20):
+                batch = json.dumps([ev(data="y" * 1000)
+                                    for _ in range(1000)])
+                r = e.request("POST", "/streams/replayed", batch,
+                              [("Content-Type", EVENTS_JSON)])
+                self.assertEqual(r.status, 201)
+            self.assertEqual(e.stop(), 0)
+        finally:
+            e.kill()
+        size = os.path.getsize(path)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            p = subprocess.Popen([emu_path(), "--port", "0", "--data", path],
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            try:
+                # Signal once the log is open, i.e. once main() runs (a
+                # signal before a process starts its code kills any process).
+                fds = "/proc/%d/fd" % p.pid
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and p.poll() is None:
+                    try:
+                        if any(os.readlink(os.path.join(fds, f)) == path
+                               for f in os.listdir(fds)):
+                            break
+                    except OSError:
+                        pass
+                    time.sleep(0.0005)
+                p.send_signal(sig)
+                out, err = p.communicate(timeout=20)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(p.returncode, 0, (sig, err))
+            self.assertNotIn(b"Sanitizer", err)
+            self.assertEqual(os.path.getsize(path), size)
+        e = Emu(["--profile", "v20", "--data", path]).start()
+        try:
+            self.assertEqual(e.stats()["events"], 20000)
+            self.assertEqual(e.stop(), 0)
+        finally:
+            e.kill()
 
     def test_bad_command_line(self):
         for args in [["--profile", "v99"], ["--no-such-flag"],
