@@ -62,7 +62,7 @@ fail(struct parser *p, const char *why)
 }
 
 static void
-skip_ws(struct parser *p)
+skip_ws_run(struct parser *p)
 {
     while (p->i < p->n) {
         char c = p->s[p->i];
@@ -71,6 +71,15 @@ skip_ws(struct parser *p)
             break;
         p->i++;
     }
+}
+
+/* Step over white space.  Most calls find none: that case is inlined. */
+static inline void
+skip_ws(struct parser *p)
+{
+    if (p->i < p->n && (unsigned char)p->s[p->i] > ' ')
+        return;
+    skip_ws_run(p);
 }
 
 static int
@@ -230,8 +239,8 @@ find_end(const char *s, size_t i, size_t n, unsigned *high, int *escaped)
 /* Second pass: copy the 'end' - p->i bytes at p->i to 'd' with their
 ** escapes decoded, and step p->i to 'end'.  The first pass found no
 ** control character before 'end', which is the closing quote.  'd' has
-** room for 15 bytes more than the input: plain runs are copied sixteen
-** bytes at a time.  Returns the bytes written, or (size_t)-1 with the
+** room for 15 bytes more than the input: bytes are copied sixteen at a
+** time.  Returns the bytes written, or (size_t)-1 with the
 ** error set.  The offsets are kept in locals: stores through 'd' may alias
 ** anything, so the compiler would reload them from *p. */
 static size_t
@@ -246,19 +255,41 @@ unescape(struct parser *p, size_t end, char *d)
         uint32_t cp, lo;
 
 #if defined(__SSE2__) && defined(__GNUC__)
-        if (n - i >= 16) {
+        /* A block of sixteen bytes: copied whole, then each escape (found
+        ** from the block's mask of backslashes, not by stepping along) is
+        ** written over its backslash, followed by a copy of the sixteen
+        ** bytes after it.  The loads reach at most 33 bytes past 'i'. */
+        if (n - i >= 33) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
             unsigned m = (unsigned)_mm_movemask_epi8(
                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-            size_t run = (size_t)__builtin_ctz(m | 0x10000u);
+            size_t lim = end - i < 16 ? end - i : 16, pos = 0;
 
             _mm_storeu_si128((__m128i *)(void *)(d + k), v);
-            if (run > end - i)
-                run = end - i;
-            i += run;
-            k += run;
-            if (run == 16 || i == end)
-                continue;
+            m &= (1u << lim) - 1;
+            while (m != 0) {
+                size_t b = (size_t)__builtin_ctz(m);
+                unsigned char e = simple_escape[(unsigned char)s[i + b + 1]];
+
+                k += b - pos;
+                if (e == 0) {
+                    i += b + 1;
+                    goto special; /* \u or a bad escape */
+                }
+                d[k++] = (char)e;
+                pos = b + 2;
+                m &= ~(3u << b); /* an escaped backslash is no escape */
+                _mm_storeu_si128(
+                    (__m128i *)(void *)(d + k),
+                    _mm_loadu_si128(
+                        (const __m128i *)(const void *)(s + i + pos)));
+            }
+            if (pos < lim) {
+                k += lim - pos;
+                pos = lim;
+            }
+            i += pos;
+            continue;
         }
 #endif
         /* Up to sixteen bytes (and the escape of a last backslash) one at a
