@@ -4,6 +4,7 @@
 ** at its offset instead of half-read. */
 #include "json.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ struct parser {
     size_t i;                /* current offset */
     struct rp_json_doc *doc; /* arena owner */
     struct rp_error *err;    /* where failures go */
+    int build_depth;         /* containers this deep are checked, not built */
 };
 
 static void *
@@ -443,6 +445,7 @@ literal(struct parser *p, const char *word, enum rp_json_type t,
 }
 
 static int parse_value(struct parser *p, struct rp_json *v, int depth);
+static int check_value(struct parser *p, int depth);
 
 static int
 parse_container(struct parser *p, struct rp_json *v, int depth)
@@ -505,6 +508,11 @@ parse_value(struct parser *p, struct rp_json *v, int depth)
     switch (p->s[p->i]) {
     case '{':
     case '[':
+        if (depth >= p->build_depth) {
+            v->type = p->s[p->i] == '[' ? RP_JSON_ARRAY : RP_JSON_OBJECT;
+            rc = check_value(p, depth);
+            break;
+        }
         rc = parse_container(p, v, depth);
         break;
     case '"':
@@ -533,8 +541,15 @@ int
 rp_json_parse(struct rp_json_doc **out, const char *text, size_t len,
               struct rp_error *err)
 {
+    return rp_json_parse_shallow(out, text, len, INT_MAX, err);
+}
+
+int
+rp_json_parse_shallow(struct rp_json_doc **out, const char *text, size_t len,
+                      int depth, struct rp_error *err)
+{
     struct rp_json_doc *doc = rp_xcalloc(1, sizeof(*doc));
-    struct parser p = {text, len, 0, doc, err};
+    struct parser p = {text, len, 0, doc, err, depth};
 
     *out = NULL;
     doc->root = arena_alloc(doc, sizeof(*doc->root));
@@ -698,7 +713,7 @@ check_value(struct parser *p, int depth)
 int
 rp_json_validate(const char *text, size_t len, struct rp_error *err)
 {
-    struct parser p = {text, len, 0, NULL, err};
+    struct parser p = {text, len, 0, NULL, err, 0};
 
     if (check_value(&p, 0) != 0)
         return RP_EFORMAT;

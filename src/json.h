@@ -48,6 +48,15 @@ struct rp_json_doc;
 int rp_json_parse(struct rp_json_doc **out, const char *text, size_t len,
                   struct rp_error *err);
 
+/* Like rp_json_parse(), but an array or object 'depth' levels below the
+** root (the root is level 0) or deeper is only checked, by the rules of
+** rp_json_validate() (which may name another of several faults first): in
+** the tree it has its type and 'raw' text, 'len' 0 and no children.  For a
+** caller that reads the top of a document and needs only the text of what
+** lies below. */
+int rp_json_parse_shallow(struct rp_json_doc **out, const char *text,
+                          size_t len, int depth, struct rp_error *err);
+
 /* Check that 'len' bytes of 'text' are one JSON value by the same rules as
 ** rp_json_parse(), without building a tree or allocating.  Returns 0, or
 ** RP_EFORMAT with the offset and the reason in err. */

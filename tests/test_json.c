@@ -1,7 +1,8 @@
 /* Tests of the JSON parser's strings: rp_json_parse() against a model that
 ** reads them one byte at a time, on strings placed at every alignment and
 ** distance from the end of the input (the parser steps over sixteen bytes
-** at a time where it can), and the errors with their offsets. */
+** at a time where it can), and the errors with their offsets; and of
+** rp_json_parse_shallow(). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,6 +492,95 @@ START_TEST(test_json_string_error_offsets)
 }
 END_TEST
 
+START_TEST(test_json_parse_shallow_keeps_deep_text)
+{
+    /* Containers from the given level down are checked and kept as text;
+    ** what is above is the tree rp_json_parse() builds. */
+    const char text[] = "[{\"a\": {\"b\": [1, \"\\u00e9\"]}, \"s\": \"x\\n\"},"
+                        " [3], 4]";
+    struct rp_json_doc *doc = NULL, *full = NULL;
+    struct rp_error err = {0};
+    const struct rp_json *root, *a;
+    struct rp_buf x, y;
+
+    ck_assert_int_eq(
+        rp_json_parse_shallow(&doc, text, sizeof(text) - 1, 2, &err), 0);
+    root = rp_json_root(doc);
+    ck_assert_int_eq(root->type, RP_JSON_ARRAY);
+    ck_assert_uint_eq(root->len, 3);
+    ck_assert_uint_eq(root->child->len, 2);
+    a = rp_json_get(root->child, "a");
+    ck_assert_int_eq(a->type, RP_JSON_OBJECT);
+    ck_assert_uint_eq(a->len, 0);
+    ck_assert_ptr_null(a->child);
+    ck_assert_uint_eq(a->raw_len, strlen("{\"b\": [1, \"\\u00e9\"]}"));
+    ck_assert_int_eq(memcmp(a->raw, "{\"b\": [1, \"\\u00e9\"]}", a->raw_len),
+                     0);
+    ck_assert_str_eq(rp_json_string(rp_json_get(root->child, "s")), "x\n");
+    ck_assert_uint_eq(root->child->next->len, 1); /* [3], level 1 */
+    ck_assert_uint_eq(root->child->next->child->len, 1);
+    rp_json_free(doc);
+    /* Level 0: the root itself is only checked. */
+    ck_assert_int_eq(
+        rp_json_parse_shallow(&doc, text, sizeof(text) - 1, 0, &err), 0);
+    ck_assert_ptr_null(rp_json_root(doc)->child);
+    ck_assert_uint_eq(rp_json_root(doc)->raw_len, sizeof(text) - 1);
+    rp_json_free(doc);
+    /* Deep enough: the same tree as rp_json_parse(). */
+    ck_assert_int_eq(
+        rp_json_parse_shallow(&doc, text, sizeof(text) - 1, 4, &err), 0);
+    ck_assert_int_eq(rp_json_parse(&full, text, sizeof(text) - 1, &err), 0);
+    rp_buf_init(&x, 0);
+    rp_buf_init(&y, 0);
+    ck_assert_int_eq(rp_json_add_value(&x, rp_json_root(doc)), 0);
+    ck_assert_int_eq(rp_json_add_value(&y, rp_json_root(full)), 0);
+    ck_assert_str_eq(x.data, y.data);
+    rp_buf_dispose(&x);
+    rp_buf_dispose(&y);
+    rp_json_free(doc);
+    rp_json_free(full);
+}
+END_TEST
+
+START_TEST(test_json_parse_shallow_refuses_bad_deep_text)
+{
+    /* What is only checked is checked as strictly as the rest. */
+    static const char *const bad[] = {
+        "[{\"m\": {\"a\": tru}}]",     "[{\"m\": [1,]}]",
+        "[{\"m\": {\"a\": \"\\x\"}}]", "[{\"m\": [\"\xc3\"]}]",
+        "[{\"m\": {\"a\" 1}}]",        "[{\"m\": [1}]"};
+    char deep[1200];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct rp_json_doc *doc = NULL;
+        struct rp_error err = {0};
+
+        ck_assert_int_eq(
+            rp_json_parse_shallow(&doc, bad[i], strlen(bad[i]), 2, &err),
+            RP_EFORMAT);
+        ck_assert_ptr_null(doc);
+        ck_assert_msg(strstr(err.msg, "invalid JSON at offset") != NULL, "%s",
+                      err.msg);
+    }
+    /* The nesting limit counts from the root as in rp_json_parse(). */
+    memset(deep, '[', 600);
+    memset(deep + 600, ']', 600);
+    for (int level = 0; level < 3; level++) {
+        struct rp_json_doc *doc = NULL;
+        struct rp_error err = {0};
+
+        ck_assert_int_eq(
+            rp_json_parse_shallow(&doc, deep, sizeof(deep), level, &err),
+            RP_EFORMAT);
+        ck_assert_ptr_nonnull(strstr(err.msg, "nesting too deep"));
+        ck_assert_int_eq(rp_json_parse_shallow(&doc, deep + 100,
+                                               sizeof(deep) - 200, level, &err),
+                         0);
+        rp_json_free(doc);
+    }
+}
+END_TEST
+
 Suite *json_suite(void);
 
 Suite *
@@ -505,8 +595,10 @@ json_suite(void)
     tcase_add_test(core, test_json_string_members_and_keys);
     tcase_add_test(core, test_json_string_short_every_byte_mix);
     tcase_add_test(core, test_json_string_random_pieces);
+    tcase_add_test(core, test_json_parse_shallow_keeps_deep_text);
     tcase_add_test(limits, test_json_string_long);
     tcase_add_test(errors, test_json_string_error_offsets);
+    tcase_add_test(errors, test_json_parse_shallow_refuses_bad_deep_text);
     tcase_set_timeout(core, 60);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);
