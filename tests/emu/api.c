@@ -490,7 +490,9 @@ parse_events(const struct emu_server *srv, const struct emu_request *req,
 
     *evs = NULL;
     *n = 0;
-    if (rp_json_parse(doc, req->body, req->body_len, NULL) != 0)
+    /* Objects and arrays in the events (data, metadata) are used as text:
+    ** checked, not built. */
+    if (rp_json_parse_shallow(doc, req->body, req->body_len, 2, NULL) != 0)
         return "Write request body invalid.";
     root = rp_json_root(*doc);
     if (root->type != RP_JSON_ARRAY || root->len == 0)
