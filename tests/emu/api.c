@@ -480,6 +480,32 @@ shown_len(const char *s, size_t n, int fmt)
     return len;
 }
 
+/* The members of one event that the server reads (the last of each name,
+** as rp_json_get() finds it), in one walk over the members. */
+struct event_members {
+    const struct rp_json *id, *type, *data, *meta;
+};
+
+static void
+event_members(const struct rp_json *e, struct event_members *m)
+{
+    const struct rp_json *c;
+
+    memset(m, 0, sizeof(*m));
+    if (e->type != RP_JSON_OBJECT)
+        return;
+    for (c = e->child; c != NULL; c = c->next) {
+        if (c->key_len == 7 && memcmp(c->key, "eventId", 7) == 0)
+            m->id = c;
+        else if (c->key_len == 9 && memcmp(c->key, "eventType", 9) == 0)
+            m->type = c;
+        else if (c->key_len == 4 && memcmp(c->key, "data", 4) == 0)
+            m->data = c;
+        else if (c->key_len == 8 && memcmp(c->key, "metadata", 8) == 0)
+            m->meta = c;
+    }
+}
+
 /* Parse an events+json body into 'evs'.  Returns NULL, or the 400 message. */
 static const char *
 parse_events(const struct emu_server *srv, const struct emu_request *req,
@@ -498,41 +524,42 @@ parse_events(const struct emu_server *srv, const struct emu_request *req,
     if (root->type != RP_JSON_ARRAY || root->len == 0)
         return "Write request body invalid.";
     for (e = root->child; e != NULL; e = e->next) {
-        const struct rp_json *id = rp_json_get(e, "eventId");
-        const struct rp_json *ty = rp_json_get(e, "eventType");
+        struct event_members m;
 
         if (e->type != RP_JSON_OBJECT)
             return "Write request body invalid.";
-        if ((id != NULL && id->type != RP_JSON_STRING &&
-             id->type != RP_JSON_NULL) ||
-            (ty != NULL && ty->type != RP_JSON_STRING &&
-             ty->type != RP_JSON_NULL))
+        event_members(e, &m);
+        if ((m.id != NULL && m.id->type != RP_JSON_STRING &&
+             m.id->type != RP_JSON_NULL) ||
+            (m.type != NULL && m.type->type != RP_JSON_STRING &&
+             m.type->type != RP_JSON_NULL))
             return "Write request body invalid.";
     }
     *evs = rp_xcalloc(root->len, sizeof(**evs));
     for (i = 0, e = root->child; e != NULL; e = e->next, i++) {
         struct emu_new_event *ne = &(*evs)[i];
-        const struct rp_json *id = rp_json_get(e, "eventId");
-        const struct rp_json *ty = rp_json_get(e, "eventType");
+        struct event_members m;
         static const unsigned char zero[16];
         int dj, mj;
 
-        if (id != NULL && id->type == RP_JSON_STRING &&
-            emu_uuid_parse(ne->id, id->str, id->len) != 0)
+        event_members(e, &m);
+        if (m.id != NULL && m.id->type == RP_JSON_STRING &&
+            emu_uuid_parse(ne->id, m.id->str, m.id->len) != 0)
             return "Write request body invalid.";
-        if (id == NULL || id->type != RP_JSON_STRING ||
+        if (m.id == NULL || m.id->type != RP_JSON_STRING ||
             memcmp(ne->id, zero, 16) == 0)
             return srv->profile == EMU_V5
                        ? "Empty eventId provided."
                        : "Empty eventId provided. (Parameter 'eventId')";
-        if (ty == NULL || ty->type != RP_JSON_STRING || ty->len == 0)
+        if (m.type == NULL || m.type->type != RP_JSON_STRING ||
+            m.type->len == 0)
             return srv->profile == EMU_V5
                        ? "Empty eventType provided."
                        : "Empty eventType provided. (Parameter 'eventType')";
-        ne->type = ty->str;
-        ne->type_len = ty->len;
-        dj = body_field(rp_json_get(e, "data"), &ne->data, &ne->data_len);
-        mj = body_field(rp_json_get(e, "metadata"), &ne->meta, &ne->meta_len);
+        ne->type = m.type->str;
+        ne->type_len = m.type->len;
+        dj = body_field(m.data, &ne->data, &ne->data_len);
+        mj = body_field(m.meta, &ne->meta, &ne->meta_len);
         ne->flags = (dj || mj ? EMU_EV_JSON : 0) | (dj ? EMU_EV_DATA_FMT : 0) |
                     (mj ? EMU_EV_META_FMT : 0);
     }

@@ -23,22 +23,22 @@ static const unsigned char hexval[256] = {
 static int
 read_hex(unsigned char out[16], const char *s, int dashed)
 {
+    /* Where the digits of each byte start, with and without dashes. */
+    static const unsigned char at[2][16] = {
+        {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30},
+        {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}};
     const unsigned char *u = (const unsigned char *)s;
+    const unsigned char *pos = at[dashed != 0];
     unsigned bad = 0;
-    size_t i = 0, k;
+    size_t k;
 
     if (dashed && (s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-'))
         return -1;
     for (k = 0; k < 16; k++) {
-        unsigned hi, lo;
+        unsigned hi = hexval[u[pos[k]]], lo = hexval[u[pos[k] + 1]];
 
-        if (dashed && (k == 4 || k == 6 || k == 8 || k == 10))
-            i++;
-        hi = hexval[u[i]];
-        lo = hexval[u[i + 1]];
         bad |= (hi == 0) | (lo == 0);
         out[k] = (unsigned char)((hi - 1) << 4 | (lo - 1));
-        i += 2;
     }
     return bad ? -1 : 0;
 }
