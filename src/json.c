@@ -631,7 +631,7 @@ check_string(struct parser *p)
                 if (lo < 0xDC00 || lo > 0xDFFF)
                     return fail(p, "bad low surrogate in \\u escape");
             }
-        } else if (strchr("\"\\/bfnrt", (int)c) == NULL || c == '\0') {
+        } else if (simple_escape[c] == 0) {
             p->i--;
             return fail(p, "bad escape in string");
         }
