@@ -58,36 +58,21 @@ parse_number(const char *flag, const char *text, uint64_t *out,
     return 0;
 }
 
-/* Parse the command line into 'o' and 'cfg'.  Run twice: before the script
-** is loaded (to find it) and after its config table (so flags win). */
+/* dry-run's own options --from and --count (an rp_config_option_fn; 'ctx'
+** is the struct options). */
 static int
-parse_args(struct options *o, struct rp_config *cfg, int argc, char **argv,
-           struct rp_error *err)
+option(void *ctx, int argc, char **argv, int *i, struct rp_error *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc;
+    struct options *o = ctx;
+    const char *a = argv[*i];
+    int rc;
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            o->help = 1;
-            continue;
-        }
-        if (strcmp(a, "--from") == 0 || strcmp(a, "--count") == 0) {
-            if (i + 1 >= argc)
-                return rp_error_set(err, RP_EINVAL, "%s needs a value", a);
-            rc = parse_number(a, argv[++i], a[2] == 'f' ? &o->from : &o->count,
-                              err);
-            if (rc != 0)
-                return rc;
-            continue;
-        }
-        rc = rp_config_flag(cfg, argc, argv, &i, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            return rp_error_set(err, RP_EINVAL, "unknown option '%s'", a);
-    }
-    return 0;
+    if (strcmp(a, "--from") != 0 && strcmp(a, "--count") != 0)
+        return 0;
+    if (*i + 1 >= argc)
+        return rp_error_set(err, RP_EINVAL, "%s needs a value", a);
+    rc = parse_number(a, argv[++*i], a[2] == 'f' ? &o->from : &o->count, err);
+    return rc < 0 ? rc : 1;
 }
 
 /* Append one output line for event 'ev' to 'out'. */
@@ -143,7 +128,8 @@ rp_cmd_dry_run(int argc, char **argv)
     rp_config_init(&cfg);
     rp_buf_init(&out, 0);
     rp_events_new(&evs);
-    if (parse_args(&o, &cfg, argc, argv, &err) != 0) {
+    if (rp_config_parse_args(&cfg, argc, argv, option, &o, &o.help, &err) !=
+        0) {
         rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
         status = 2;
         goto done;
@@ -167,21 +153,12 @@ rp_cmd_dry_run(int argc, char **argv)
         status = 2;
         goto done;
     }
-    if (parse_args(&o, &cfg, argc, argv, &err) != 0 ||
-        rp_config_finish(&cfg, &err) != 0) {
+    if (rp_config_complete(&cfg, argc, argv, option, &o, &o.help, &err) != 0) {
         rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
         status = 2;
         goto done;
     }
     rp_log_set_level((enum rp_log_level)cfg.log_level);
-    if (cfg.store == NULL) {
-        rp_log(RP_LOG_ERROR,
-               "dry-run: no store: set config.store in %s or "
-               "give --store DIR",
-               cfg.script);
-        status = 2;
-        goto done;
-    }
     rp_script_apply_config(s, &cfg);
     if (rp_store_open(&st, cfg.store, &err) != 0) {
         rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);

@@ -42,35 +42,24 @@ usage(FILE *out)
             "run; 2 on usage errors.\n");
 }
 
-/* Parse the command line into 'o' and 'cfg'.  Run twice: before the script
-** is loaded (to find it) and after its config table (so flags win). */
+/* run's own option --until-caught-up, and the refusal of credentials as
+** flags (an rp_config_option_fn; 'ctx' is the struct options). */
 static int
-parse_args(struct options *o, struct rp_config *cfg, int argc, char **argv,
-           struct rp_error *err)
+option(void *ctx, int argc, char **argv, int *i, struct rp_error *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc;
+    struct options *o = ctx;
+    const char *a = argv[*i];
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            o->help = 1;
-            continue;
-        }
-        if (strcmp(a, "--until-caught-up") == 0) {
-            o->until_caught_up = 1;
-            continue;
-        }
-        if (strcmp(a, "--password") == 0 || strcmp(a, "--user") == 0)
-            return rp_error_set(err, RP_EINVAL,
-                                "credentials are never taken from flags: set "
-                                "REPLICATOR_USER and REPLICATOR_PASSWORD, or "
-                                "give --credentials FILE");
-        rc = rp_config_flag(cfg, argc, argv, &i, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            return rp_error_set(err, RP_EINVAL, "unknown option '%s'", a);
+    (void)argc;
+    if (strcmp(a, "--until-caught-up") == 0) {
+        o->until_caught_up = 1;
+        return 1;
     }
+    if (strcmp(a, "--password") == 0 || strcmp(a, "--user") == 0)
+        return rp_error_set(err, RP_EINVAL,
+                            "credentials are never taken from flags: set "
+                            "REPLICATOR_USER and REPLICATOR_PASSWORD, or "
+                            "give --credentials FILE");
     return 0;
 }
 
@@ -145,7 +134,8 @@ rp_cmd_run(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     rp_config_init(&cfg);
-    if (parse_args(&o, &cfg, argc, argv, &err) != 0) {
+    if (rp_config_parse_args(&cfg, argc, argv, option, &o, &o.help, &err) !=
+        0) {
         rp_log(RP_LOG_ERROR, "run: %s", err.msg);
         status = 2;
         goto done;
@@ -166,20 +156,12 @@ rp_cmd_run(int argc, char **argv)
         rp_log(RP_LOG_ERROR, "run: %s", err.msg);
         goto done;
     }
-    if (parse_args(&o, &cfg, argc, argv, &err) != 0 ||
-        rp_config_finish(&cfg, &err) != 0) {
+    if (rp_config_complete(&cfg, argc, argv, option, &o, &o.help, &err) != 0) {
         rp_log(RP_LOG_ERROR, "run: %s", err.msg);
         status = 2;
         goto done;
     }
     rp_log_set_level((enum rp_log_level)cfg.log_level);
-    if (cfg.store == NULL) {
-        rp_log(RP_LOG_ERROR,
-               "run: no store: set config.store in %s or give --store DIR",
-               cfg.script);
-        status = 2;
-        goto done;
-    }
     if (cfg.target == NULL && cfg.gossip_seed == NULL) {
         rp_log(RP_LOG_ERROR,
                "run: no target: set config.target in %s or give --target URL",

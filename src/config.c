@@ -234,6 +234,30 @@ rp_config_flag(struct rp_config *cfg, int argc, char **argv, int *i,
 }
 
 int
+rp_config_parse_args(struct rp_config *cfg, int argc, char **argv,
+                     rp_config_option_fn option, void *ctx, int *help,
+                     struct rp_error *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            continue;
+        }
+        rc = option != NULL ? option(ctx, argc, argv, &i, err) : 0;
+        if (rc == 0)
+            rc = rp_config_flag(cfg, argc, argv, &i, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return rp_error_set(err, RP_EINVAL, "unknown option '%s'", a);
+    }
+    return 0;
+}
+
+int
 rp_config_finish(struct rp_config *cfg, struct rp_error *err)
 {
     const char *end, *start;
@@ -254,6 +278,23 @@ rp_config_finish(struct rp_config *cfg, struct rp_error *err)
                             cfg->store);
     cfg->source_id = rp_xstrndup(start, (size_t)(end - start));
     return 0;
+}
+
+int
+rp_config_complete(struct rp_config *cfg, int argc, char **argv,
+                   rp_config_option_fn option, void *ctx, int *help,
+                   struct rp_error *err)
+{
+    int rc = rp_config_parse_args(cfg, argc, argv, option, ctx, help, err);
+
+    if (rc == 0)
+        rc = rp_config_finish(cfg, err);
+    if (rc == 0 && cfg->store == NULL)
+        rc = rp_error_set(err, RP_EINVAL,
+                          "no store: set config.store in %s or give --store "
+                          "DIR",
+                          cfg->script);
+    return rc;
 }
 
 void

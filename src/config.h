@@ -73,9 +73,32 @@ int rp_config_known(const char *name);
 int rp_config_flag(struct rp_config *cfg, int argc, char **argv, int *i,
                    struct rp_error *err);
 
+/* A command's own options, tried on argv[*i] before the settings flags.
+** Returns 1 (consumed; *i left on the last argument used), 0 (not one of
+** its options) or RP_EINVAL (err says why). */
+typedef int (*rp_config_option_fn)(void *ctx, int argc, char **argv, int *i,
+                                   struct rp_error *err);
+
+/* Parse a command's arguments argv[1..argc-1]: "--help" or "-h" sets *help,
+** 'option' (may be NULL) is tried first on every other argument, then
+** rp_config_flag; anything else is an unknown option.  Commands run it twice:
+** before the script is loaded (to find it) and after the script's config
+** table was read (so flags win).  Returns 0 or RP_EINVAL (err says why). */
+int rp_config_parse_args(struct rp_config *cfg, int argc, char **argv,
+                         rp_config_option_fn option, void *ctx, int *help,
+                         struct rp_error *err);
+
 /* Fill what the other settings imply (source_id from the store folder).
 ** Returns 0 or RP_EINVAL. */
 int rp_config_finish(struct rp_config *cfg, struct rp_error *err);
+
+/* What a command does once the script's config table is in 'cfg': parse
+** the arguments again with rp_config_parse_args (so flags win), then
+** rp_config_finish, and require a store.  Returns 0 or RP_EINVAL (err says
+** why). */
+int rp_config_complete(struct rp_config *cfg, int argc, char **argv,
+                       rp_config_option_fn option, void *ctx, int *help,
+                       struct rp_error *err);
 
 /* Print one line per settings flag with its help text. */
 void rp_config_usage(FILE *out);

@@ -124,6 +124,72 @@ START_TEST(test_config_bad_values)
 }
 END_TEST
 
+/* A command's own option for the parse_args tests: "--own" counts. */
+static int
+own_option(void *ctx, int argc, char **argv, int *i, struct rp_error *err)
+{
+    (void)argc;
+    (void)err;
+    if (strcmp(argv[*i], "--own") != 0)
+        return 0;
+    ++*(int *)ctx;
+    return 1;
+}
+
+START_TEST(test_config_parse_args)
+{
+    struct rp_config c;
+    struct rp_error err = {0};
+    char a0[] = "cmd", a1[] = "--own", a2[] = "--store", a3[] = "/d/s",
+         a4[] = "-h", a5[] = "--own";
+    char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
+    int own = 0, help = 0;
+
+    rp_config_init(&c);
+    ck_assert_int_eq(
+        rp_config_parse_args(&c, 6, argv, own_option, &own, &help, &err), 0);
+    ck_assert_int_eq(own, 2);
+    ck_assert_int_eq(help, 1);
+    ck_assert_str_eq(c.store, "/d/s");
+    ck_assert_ptr_null(c.source_id);
+    ck_assert_int_eq(
+        rp_config_complete(&c, 6, argv, own_option, &own, &help, &err), 0);
+    ck_assert_int_eq(own, 4);
+    ck_assert_str_eq(c.source_id, "s");
+    rp_config_dispose(&c);
+}
+END_TEST
+
+START_TEST(test_config_parse_args_errors)
+{
+    struct rp_config c;
+    struct rp_error err = {0};
+    char a0[] = "cmd", a1[] = "--own", a2[] = "--poll-ms=5", a3[] = "--nope";
+    char *argv[] = {a0, a1, a2, a3, NULL};
+    int own = 0, help = 0;
+
+    rp_config_init(&c);
+    /* without the command's option, --own is unknown */
+    ck_assert_int_eq(rp_config_parse_args(&c, 4, argv, NULL, NULL, &help, &err),
+                     RP_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown option '--own'"));
+    ck_assert_int_eq(
+        rp_config_parse_args(&c, 4, argv, own_option, &own, &help, &err),
+        RP_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown option '--nope'"));
+    ck_assert_uint_eq(c.poll_ms, 5);
+    /* no store anywhere: complete names where to set one */
+    ck_assert_int_eq(rp_config_set(&c, "script", "x.lua", "t", &err), 0);
+    ck_assert_int_eq(
+        rp_config_complete(&c, 3, argv, own_option, &own, &help, &err),
+        RP_EINVAL);
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "no store: set config.store in x.lua"));
+    ck_assert_int_eq(help, 0);
+    rp_config_dispose(&c);
+}
+END_TEST
+
 START_TEST(test_config_usage_lists_flags)
 {
     char text[8192];
@@ -157,6 +223,8 @@ config_suite(void)
     tcase_add_test(core, test_config_set_values);
     tcase_add_test(core, test_config_flags);
     tcase_add_test(core, test_config_usage_lists_flags);
+    tcase_add_test(core, test_config_parse_args);
+    tcase_add_test(errors, test_config_parse_args_errors);
     tcase_add_test(errors, test_config_bad_values);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);
