@@ -53,7 +53,7 @@ CORE_SRC = $(filter-out src/main.c,$(wildcard src/*.c))
 CORE_OBJ = $(CORE_SRC:%.c=$(B)/%.o)
 MAIN_OBJ = $(B)/src/main.o
 TEST_SRC = $(wildcard tests/test_*.c)
-TEST_OBJ = $(TEST_SRC:%.c=$(B)/%.o) $(B)/tests/main.o
+TEST_OBJ = $(TEST_SRC:%.c=$(B)/%.o) $(B)/tests/main.o $(B)/tests/testutil.o
 TEST_RUNNER = $(B)/tests/runner
 EMU_SRC = $(wildcard tests/emu/*.c)
 EMU_OBJ = $(EMU_SRC:%.c=$(B)/%.o)
@@ -89,7 +89,7 @@ $(B)/tests/main.o: tests/main.c $(B)/tests/suites.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(B)/tests -c -o $@ $<
 
-$(B)/tests/test_%.o: tests/test_%.c
+$(B)/tests/test%.o: tests/test%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 

@@ -2,32 +2,25 @@
 ** damaged files, and the JSON of the target's checkpoint events. */
 #include <check.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "checkpoint.h"
+#include "testutil.h"
 
-static char dir[64];
-static char path[128];
+static char dir[256];
+static char path[300];
 
 static void
 setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/rp-ckpt-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rp_test_tmpdir(dir, sizeof(dir), "rp-ckpt");
     snprintf(path, sizeof(path), "%s/x.checkpoint", dir);
 }
 
 static void
 teardown(void)
 {
-    char tmp[160];
-
-    unlink(path);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    unlink(tmp);
-    rmdir(dir);
+    rp_test_rmtree(dir);
 }
 
 static void
@@ -202,14 +195,10 @@ Suite *checkpoint_suite(void);
 Suite *
 checkpoint_suite(void)
 {
-    Suite *s = suite_create("checkpoint");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s =
+        rp_test_suite("checkpoint", &core, &limits, &errors, setup, teardown);
 
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_add_checked_fixture(limits, setup, teardown);
-    tcase_add_checked_fixture(errors, setup, teardown);
     tcase_add_test(core, test_checkpoint_round_trip);
     tcase_add_test(core, test_checkpoint_replace_keeps_old_until_commit);
     tcase_add_test(core, test_checkpoint_json_round_trip);
@@ -217,8 +206,5 @@ checkpoint_suite(void)
     tcase_add_loop_test(errors, test_checkpoint_damaged_refused, 0,
                         (int)(sizeof(damaged) / sizeof(damaged[0])));
     tcase_add_test(errors, test_checkpoint_unwritable_folder);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

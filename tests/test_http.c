@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "testutil.h"
 
 static pid_t emu_pid = -1;
 static char emu_urls[512];
@@ -281,14 +282,9 @@ Suite *http_suite(void);
 Suite *
 http_suite(void)
 {
-    Suite *s = suite_create("http");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("http", &core, &limits, &errors, setup, teardown);
 
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_add_checked_fixture(limits, setup, teardown);
-    tcase_add_checked_fixture(errors, setup, teardown);
     tcase_set_timeout(core, 30);
     tcase_set_timeout(limits, 30);
     tcase_set_timeout(errors, 30);
@@ -298,8 +294,5 @@ http_suite(void)
     tcase_add_test(core, test_http_redact_and_segment);
     tcase_add_test(limits, test_http_body_is_bounded);
     tcase_add_test(errors, test_http_connection_refused_names_url);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

@@ -18,17 +18,17 @@
 #include "script.h"
 #include "store.h"
 #include "util.h"
+#include "testutil.h"
 
-static char dir[64];             /* per-test folder holding the script */
-static char libdir[128];         /* stands for the shipped lua/ folder */
-static char path[256];           /* the script */
+static char dir[256];            /* per-test folder holding the script */
+static char libdir[300];         /* stands for the shipped lua/ folder */
+static char path[300];           /* the script */
 static struct rp_config def_cfg; /* defaults, source id "src" */
 
 static void
 setup(void)
 {
-    strcpy(dir, "/tmp/rp-script-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rp_test_tmpdir(dir, sizeof(dir), "rp-script");
     snprintf(libdir, sizeof(libdir), "%s/lib", dir);
     ck_assert_int_eq(mkdir(libdir, 0700), 0);
     setenv("REPLICATOR_LUA_PATH", libdir, 1);
@@ -40,22 +40,14 @@ setup(void)
 static void
 teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     rp_config_dispose(&def_cfg);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    rp_test_rmtree(dir);
 }
 
 static void
 write_file(const char *p, const char *text)
 {
-    FILE *f = fopen(p, "wb");
-
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
-    fclose(f);
+    rp_test_write_file(p, text, strlen(text), "wb");
 }
 
 /* lua_Writer into an rp_buf. */
@@ -944,14 +936,10 @@ Suite *script_suite(void);
 Suite *
 script_suite(void)
 {
-    Suite *s = suite_create("script");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s =
+        rp_test_suite("script", &core, &limits, &errors, setup, teardown);
 
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_add_checked_fixture(limits, setup, teardown);
-    tcase_add_checked_fixture(errors, setup, teardown);
     tcase_set_timeout(limits, 30);
     tcase_add_test(core, test_script_record_and_events);
     tcase_add_test(core, test_script_attributes_and_raw_records);
@@ -971,8 +959,5 @@ script_suite(void)
                         (int)(sizeof(wrong) / sizeof(wrong[0])));
     tcase_add_test(errors, test_script_runtime_error_traceback);
     tcase_add_test(errors, test_script_load_errors);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "sink.h"
+#include "testutil.h"
 
 static struct rp_sink *sink;
 static struct rp_error err;
@@ -671,14 +672,9 @@ Suite *sink_suite(void);
 Suite *
 sink_suite(void)
 {
-    Suite *s = suite_create("sink");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("sink", &core, &limits, &errors, setup, teardown);
 
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_add_checked_fixture(limits, setup, teardown);
-    tcase_add_checked_fixture(errors, setup, teardown);
     tcase_add_test(core, test_sink_batches_in_order_with_exact_versions);
     tcase_add_test(core, test_sink_frontier_waits_for_every_stream);
     tcase_add_test(core, test_sink_retries_identical_request);
@@ -696,8 +692,5 @@ sink_suite(void)
                         (int)(sizeof(stops) / sizeof(stops[0])));
     tcase_add_test(errors, test_sink_conflict_on_foreign_head);
     tcase_add_test(errors, test_sink_conflict_on_foreign_event_after_version);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

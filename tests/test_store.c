@@ -3,7 +3,6 @@
 ** frame layout (not with the project's writer), plus live tailing and
 ** resume. */
 #include <check.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "log.h"
 #include "sha1.h"
 #include "store.h"
+#include "testutil.h"
 
 /* ---- building stores by hand ---- */
 
@@ -102,44 +102,24 @@ static char tmpdir[256];
 static void
 setup(void)
 {
-    const char *t = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/rp-store-XXXXXX", t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    rp_test_tmpdir(tmpdir, sizeof(tmpdir), "rp-store");
     rp_log_set_level(RP_LOG_ERROR);
 }
 
 static void
 teardown(void)
 {
-    DIR *d = opendir(tmpdir);
-    struct dirent *de;
-    char path[600];
-
-    if (d == NULL)
-        return;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
-        if (unlink(path) < 0)
-            rmdir(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
+    rp_test_rmtree(tmpdir);
 }
 
+/* Write the file 'name' in the test's folder. */
 static void
 write_file(const char *name, const void *p, size_t n, const char *mode)
 {
     char path[600];
-    FILE *f;
 
     snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    f = fopen(path, mode);
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
+    rp_test_write_file(path, p, n, mode);
 }
 
 static void
@@ -1082,14 +1062,9 @@ Suite *store_suite(void);
 Suite *
 store_suite(void)
 {
-    Suite *s = suite_create("store");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("store", &core, &limits, &errors, setup, teardown);
 
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_add_checked_fixture(limits, setup, teardown);
-    tcase_add_checked_fixture(errors, setup, teardown);
     tcase_add_test(core, test_store_spec_one_frame);
     tcase_add_test(core, test_store_spec_v1_frame);
     tcase_add_test(core, test_store_spec_end_marker);
@@ -1118,8 +1093,5 @@ store_suite(void)
     tcase_add_test(errors, test_store_live_shrink_and_vanish);
     tcase_add_test(errors, test_store_seek_bad_hints);
     tcase_add_test(errors, test_store_open_errors);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

@@ -12,16 +12,14 @@
 #include "log.h"
 #include "store.h"
 #include "storewrite.h"
+#include "testutil.h"
 
 static char tmpdir[256];
 
 static void
 setup(void)
 {
-    const char *t = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof(tmpdir), "%s/rp-sw-XXXXXX", t ? t : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    rp_test_tmpdir(tmpdir, sizeof(tmpdir), "rp-sw");
     rp_log_set_level(RP_LOG_ERROR);
 }
 
@@ -64,10 +62,7 @@ list_dir(char *out, size_t cap, int remove)
 static void
 teardown(void)
 {
-    char names[4096];
-
-    list_dir(names, sizeof(names), 1);
-    rmdir(tmpdir);
+    rp_test_rmtree(tmpdir);
 }
 
 /* Spec 6: the one-frame example. */
@@ -238,14 +233,10 @@ Suite *storewrite_suite(void);
 Suite *
 storewrite_suite(void)
 {
-    Suite *s = suite_create("storewrite");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s =
+        rp_test_suite("storewrite", &core, &limits, &errors, setup, teardown);
 
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_add_checked_fixture(limits, setup, teardown);
-    tcase_add_checked_fixture(errors, setup, teardown);
     tcase_add_test(core, test_storewrite_spec_frames);
     tcase_add_test(core, test_storewrite_session_and_read_back);
     tcase_add_test(core, test_storewrite_never_replaces);
@@ -253,8 +244,5 @@ storewrite_suite(void)
     tcase_add_test(limits, test_storewrite_wide_number);
     tcase_add_test(errors, test_storewrite_abandon_leaves_nothing);
     tcase_add_test(errors, test_storewrite_errors);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

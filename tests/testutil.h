@@ -1,0 +1,30 @@
+/* Fixtures the Check suites share: the suite with its three TCases, a
+** scratch folder per test, writing a file. */
+#ifndef RP_TESTUTIL_H
+#define RP_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+/* Create the suite 'name' with its TCases "core", "limits" and "errors"
+** (added in that order) into *core, *limits and *errors.  When 'setup' or
+** 'teardown' is not NULL, each TCase gets them as a checked fixture, so
+** each test runs them in its own fork. */
+Suite *rp_test_suite(const char *name, TCase **core, TCase **limits,
+                     TCase **errors, SFun setup, SFun teardown);
+
+/* Make a new folder "$TMPDIR/<prefix>-XXXXXX" (/tmp without TMPDIR) and
+** write its path into 'dir' (of 'cap' bytes).  Fails the test when it
+** cannot. */
+void rp_test_tmpdir(char *dir, size_t cap, const char *prefix);
+
+/* Remove the folder 'dir' and everything below it (links are removed, not
+** followed).  Quiet when it does not exist. */
+void rp_test_rmtree(const char *dir);
+
+/* Write 'n' bytes at 'p' to 'path', opened with fopen 'mode' ("wb" to
+** replace, "ab" to append).  Fails the test when it cannot. */
+void rp_test_write_file(const char *path, const void *p, size_t n,
+                        const char *mode);
+
+#endif
