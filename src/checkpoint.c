@@ -226,13 +226,9 @@ parse_string(const char *s, size_t n, char *out, size_t size,
 static int
 parse_u64(const char **p, uint64_t *out)
 {
-    char *end;
+    const char *end;
 
-    if (**p < '0' || **p > '9')
-        return -1;
-    errno = 0;
-    *out = strtoull(*p, &end, 10);
-    if (errno != 0 || *end != ' ')
+    if (rp_parse_u64(*p, out, &end) != 0 || *end != ' ')
         return -1;
     *p = end + 1;
     return 0;

@@ -46,15 +46,9 @@ static int
 parse_number(const char *flag, const char *text, uint64_t *out,
              struct rp_error *err)
 {
-    unsigned long long n;
-    char *end;
-
-    errno = 0;
-    n = strtoull(text, &end, 10);
-    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0)
+    if (rp_parse_u64(text, out, NULL) != 0)
         return rp_error_set(err, RP_EINVAL, "%s needs a whole number, not '%s'",
                             flag, text);
-    *out = n;
     return 0;
 }
 

@@ -37,22 +37,6 @@ dump_usage(FILE *out)
 }
 
 /* Parse a non-negative decimal integer.  Returns 0 or -1. */
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (*s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* A JSON string of bytes that may not be valid UTF-8 (a file name): bad
 ** bytes become U+FFFD. */
 static int
@@ -199,7 +183,8 @@ rp_cmd_dump(int argc, char **argv)
                 return 2;
             }
             rp_log_set_level(level);
-        } else if (parse_u64(v, !strcmp(name, "--from") ? &from : &count) < 0) {
+        } else if (rp_parse_u64(v, !strcmp(name, "--from") ? &from : &count,
+                                NULL) < 0) {
             fprintf(stderr,
                     "replicator: dump: %s needs a non-negative integer, "
                     "not '%s'\n",

@@ -2,7 +2,6 @@
 ** help, so the config table, the flags and --help all read the same list. */
 #include "config.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +129,7 @@ apply(struct rp_config *cfg, const struct setting *s, const char *value,
       const char *origin, struct rp_error *err)
 {
     void *field = (char *)cfg + s->offset;
-    unsigned long long n;
-    char *end;
+    uint64_t n;
     enum rp_log_level level;
 
     switch (s->kind) {
@@ -156,10 +154,7 @@ apply(struct rp_config *cfg, const struct setting *s, const char *value,
                                 origin, s->name, value);
         return 0;
     case NUMBER:
-        errno = 0;
-        n = strtoull(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
-            n < s->min || n > s->max)
+        if (rp_parse_u64(value, &n, NULL) != 0 || n < s->min || n > s->max)
             return rp_error_set(err, RP_EINVAL,
                                 "%s: %s must be a whole number from %llu "
                                 "to %llu, not '%s'",

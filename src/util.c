@@ -453,3 +453,21 @@ rp_read_file(struct rp_buf *out, const char *path, struct rp_error *err)
         rp_buf_add(out, "", 0);
     return rc;
 }
+
+int
+rp_parse_u64(const char *s, uint64_t *out, const char **rest)
+{
+    unsigned long long v;
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || (rest == NULL && *end != '\0'))
+        return -1;
+    if (rest != NULL)
+        *rest = end;
+    *out = v;
+    return 0;
+}

@@ -109,6 +109,12 @@ int rp_utf8_valid(const void *s, size_t n, size_t *bad);
 uint64_t rp_now_ms(void);
 uint64_t rp_now_ns(void);
 
+/* Parse the unsigned decimal number that starts 's' (a digit first: no
+** sign, no space) into *out.  With 'rest' NULL the number must be the
+** whole string; else *rest is set to the first byte after its digits.
+** Returns 0, or -1 (not a digit first, out of range, or more text). */
+int rp_parse_u64(const char *s, uint64_t *out, const char **rest);
+
 /* Read a whole file into 'out' (at most out->max bytes).  Returns 0,
 ** RP_ENOENT, RP_EIO or RP_ELIMIT, with the path in err. */
 int rp_read_file(struct rp_buf *out, const char *path, struct rp_error *err);

@@ -431,6 +431,30 @@ START_TEST(test_util_json_depth_limit)
 }
 END_TEST
 
+START_TEST(test_util_parse_u64)
+{
+    uint64_t v = 7;
+    const char *rest;
+
+    ck_assert_int_eq(rp_parse_u64("0", &v, NULL), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(rp_parse_u64("18446744073709551615", &v, NULL), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    ck_assert_int_eq(rp_parse_u64("42 7", &v, &rest), 0);
+    ck_assert_uint_eq(v, 42);
+    ck_assert_str_eq(rest, " 7");
+    v = 7; /* a failure leaves *out alone */
+    ck_assert_int_eq(rp_parse_u64("18446744073709551616", &v, NULL), -1);
+    ck_assert_int_eq(rp_parse_u64("42 7", &v, NULL), -1);
+    ck_assert_int_eq(rp_parse_u64("-1", &v, NULL), -1);
+    ck_assert_int_eq(rp_parse_u64("+1", &v, NULL), -1);
+    ck_assert_int_eq(rp_parse_u64(" 1", &v, NULL), -1);
+    ck_assert_int_eq(rp_parse_u64("", &v, NULL), -1);
+    ck_assert_int_eq(rp_parse_u64("1.5", &v, NULL), -1);
+    ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
 Suite *util_suite(void);
 
 Suite *
@@ -447,6 +471,7 @@ util_suite(void)
     tcase_add_test(core, test_util_base64_long);
     tcase_add_test(core, test_util_utf8_rules);
     tcase_add_test(core, test_util_buf_add_u64);
+    tcase_add_test(core, test_util_parse_u64);
     tcase_add_test(core, test_util_json_add_string_escapes);
     tcase_add_test(core, test_util_json_add_string_every_position);
     tcase_add_test(core, test_util_json_validate_long_strings);
