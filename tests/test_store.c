@@ -165,13 +165,6 @@ read_store(char *out, size_t cap, int options)
 
 /* ---- spec worked examples ---- */
 
-/* Spec 6: the one-frame example, byte for byte. */
-static const unsigned char spec_frame[43] = {
-    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0A, 0x63, 0x75,
-    0x73, 0x74, 0x6F, 0x6D, 0x65, 0x72, 0x2D, 0x31, 0x03, 0x01, 0x02,
-    0x03, 0x2E, 0x1D, 0xA4, 0xCE, 0xE0, 0x20, 0xC8, 0xE3, 0x7A, 0x49,
-    0xEE, 0x17, 0xD8, 0xCB, 0x9C, 0xE8, 0xE3, 0x21, 0x5C, 0xC1};
-
 /* Spec 6: the same record in V1. */
 static const unsigned char spec_frame_v1[46] = {
     0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0A, 0x63, 0x75, 0x73,
@@ -216,10 +209,10 @@ START_TEST(test_store_spec_one_frame)
 
     /* The test's own frame writer gives the spec's bytes. */
     put_frame_fmt(&b, 0, 1, "customer-1", 10, "\1\2\3", 3);
-    ck_assert_uint_eq(b.n, sizeof(spec_frame));
-    ck_assert_mem_eq(b.p, spec_frame, sizeof(spec_frame));
+    ck_assert_uint_eq(b.n, sizeof(rp_test_spec_frame));
+    ck_assert_mem_eq(b.p, rp_test_spec_frame, sizeof(rp_test_spec_frame));
     free(b.p);
-    check_spec_record(spec_frame, sizeof(spec_frame), 43);
+    check_spec_record(rp_test_spec_frame, sizeof(rp_test_spec_frame), 43);
 }
 END_TEST
 
@@ -241,7 +234,7 @@ START_TEST(test_store_spec_end_marker)
     unsigned char zero[30] = {0};
     char out[256];
 
-    put(&b, spec_frame, sizeof(spec_frame));
+    put(&b, rp_test_spec_frame, sizeof(rp_test_spec_frame));
     put(&b, zero, sizeof(zero));
     put_frame(&b, 2, "customer-1", "lost");
     write_bytes(F1, &b);

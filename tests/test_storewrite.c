@@ -65,13 +65,6 @@ teardown(void)
     rp_test_rmtree(tmpdir);
 }
 
-/* Spec 6: the one-frame example. */
-static const unsigned char spec_frame[43] = {
-    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0A, 0x63, 0x75,
-    0x73, 0x74, 0x6F, 0x6D, 0x65, 0x72, 0x2D, 0x31, 0x03, 0x01, 0x02,
-    0x03, 0x2E, 0x1D, 0xA4, 0xCE, 0xE0, 0x20, 0xC8, 0xE3, 0x7A, 0x49,
-    0xEE, 0x17, 0xD8, 0xCB, 0x9C, 0xE8, 0xE3, 0x21, 0x5C, 0xC1};
-
 /* Spec 9.5: the whole 88-byte frame. */
 static const unsigned char spec_record[88] = {
     0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0A, 0x63, 0x75,
@@ -89,8 +82,8 @@ START_TEST(test_storewrite_spec_frames)
 
     rp_buf_init(&b, 0);
     ck_assert_int_eq(rp_frame_encode(&b, 1, "customer-1", 10, "\1\2\3", 3), 0);
-    ck_assert_uint_eq(b.len, sizeof(spec_frame));
-    ck_assert_mem_eq(b.data, spec_frame, sizeof(spec_frame));
+    ck_assert_uint_eq(b.len, sizeof(rp_test_spec_frame));
+    ck_assert_mem_eq(b.data, rp_test_spec_frame, sizeof(rp_test_spec_frame));
     rp_buf_reset(&b);
     ck_assert_int_eq(
         rp_frame_encode(&b, 1, "customer:1", 10, spec_record + 20, 48), 0);

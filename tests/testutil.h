@@ -1,10 +1,14 @@
 /* Fixtures the Check suites share: the suite with its three TCases, a
-** scratch folder per test, writing a file. */
+** scratch folder per test, writing a file, the spec's example frame. */
 #ifndef RP_TESTUTIL_H
 #define RP_TESTUTIL_H
 
 #include <check.h>
 #include <stddef.h>
+
+/* Spec 6: the one-frame example of a store file (key "customer-1", data
+** 01 02 03), byte for byte. */
+extern const unsigned char rp_test_spec_frame[43];
 
 /* Create the suite 'name' with its TCases "core", "limits" and "errors"
 ** (added in that order) into *core, *limits and *errors.  When 'setup' or
