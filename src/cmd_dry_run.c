@@ -22,7 +22,6 @@
 struct options {
     uint64_t from;  /* print records after this store version */
     uint64_t count; /* at most this many records (0: all) */
-    int help;       /* --help given */
 };
 
 static void
@@ -108,7 +107,7 @@ flush(struct rp_buf *out)
 int
 rp_cmd_dry_run(int argc, char **argv)
 {
-    struct options o = {0, 0, 0};
+    struct options o = {0, 0};
     struct rp_config cfg;
     struct rp_error err = {0};
     struct rp_script *s = NULL;
@@ -122,20 +121,11 @@ rp_cmd_dry_run(int argc, char **argv)
     rp_config_init(&cfg);
     rp_buf_init(&out, 0);
     rp_events_new(&evs);
-    if (rp_config_parse_args(&cfg, argc, argv, option, &o, &o.help, &err) !=
-        0) {
-        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
-        status = 2;
-        goto done;
-    }
-    if (o.help) {
-        usage(stdout);
-        status = 0;
-        goto done;
-    }
-    if (cfg.script == NULL) {
-        rp_log(RP_LOG_ERROR, "dry-run: --script FILE is required");
-        status = 2;
+    rc = rp_config_start(&cfg, argc, argv, option, &o, usage, &err);
+    if (rc != 0) {
+        if (rc < 0)
+            rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        status = rc < 0 ? 2 : 0;
         goto done;
     }
     if (rp_script_new(&s, cfg.script, &cfg, &err) != 0) {
@@ -147,7 +137,7 @@ rp_cmd_dry_run(int argc, char **argv)
         status = 2;
         goto done;
     }
-    if (rp_config_complete(&cfg, argc, argv, option, &o, &o.help, &err) != 0) {
+    if (rp_config_complete(&cfg, argc, argv, option, &o, &err) != 0) {
         rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
         status = 2;
         goto done;

@@ -17,7 +17,6 @@
 /* Options of run itself; the settings go to struct rp_config. */
 struct options {
     int until_caught_up; /* --until-caught-up */
-    int help;            /* --help */
 };
 
 static void
@@ -130,25 +129,16 @@ rp_cmd_run(int argc, char **argv)
     struct rp_script *s = NULL;
     struct rp_replicate_options ro;
     char *user = NULL, *password = NULL;
-    int status = 1;
+    int status = 1, rc;
 
     memset(&o, 0, sizeof(o));
     rp_config_init(&cfg);
-    if (rp_config_parse_args(&cfg, argc, argv, option, &o, &o.help, &err) !=
-        0) {
-        rp_log(RP_LOG_ERROR, "run: %s", err.msg);
-        status = 2;
-        goto done;
-    }
-    if (o.help) {
-        usage(stdout);
-        status = 0;
-        goto done;
-    }
-    if (cfg.script == NULL) {
-        rp_log(RP_LOG_ERROR, "run: --script FILE is required (see replicator "
-                             "run --help)");
-        status = 2;
+    rc = rp_config_start(&cfg, argc, argv, option, &o, usage, &err);
+    if (rc != 0) {
+        if (rc < 0)
+            rp_log(RP_LOG_ERROR, "run: %s%s", err.msg,
+                   rc == RP_ENOENT ? " (see replicator run --help)" : "");
+        status = rc < 0 ? 2 : 0;
         goto done;
     }
     if (rp_script_new(&s, cfg.script, &cfg, &err) != 0 ||
@@ -156,7 +146,7 @@ rp_cmd_run(int argc, char **argv)
         rp_log(RP_LOG_ERROR, "run: %s", err.msg);
         goto done;
     }
-    if (rp_config_complete(&cfg, argc, argv, option, &o, &o.help, &err) != 0) {
+    if (rp_config_complete(&cfg, argc, argv, option, &o, &err) != 0) {
         rp_log(RP_LOG_ERROR, "run: %s", err.msg);
         status = 2;
         goto done;

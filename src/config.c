@@ -238,7 +238,8 @@ rp_config_parse_args(struct rp_config *cfg, int argc, char **argv,
         int rc;
 
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            *help = 1;
+            if (help != NULL)
+                *help = 1;
             continue;
         }
         rc = option != NULL ? option(ctx, argc, argv, &i, err) : 0;
@@ -276,11 +277,29 @@ rp_config_finish(struct rp_config *cfg, struct rp_error *err)
 }
 
 int
-rp_config_complete(struct rp_config *cfg, int argc, char **argv,
-                   rp_config_option_fn option, void *ctx, int *help,
-                   struct rp_error *err)
+rp_config_start(struct rp_config *cfg, int argc, char **argv,
+                rp_config_option_fn option, void *ctx, void (*usage)(FILE *out),
+                struct rp_error *err)
 {
-    int rc = rp_config_parse_args(cfg, argc, argv, option, ctx, help, err);
+    int help = 0;
+    int rc = rp_config_parse_args(cfg, argc, argv, option, ctx, &help, err);
+
+    if (rc != 0)
+        return rc;
+    if (help) {
+        usage(stdout);
+        return 1;
+    }
+    if (cfg->script == NULL)
+        return rp_error_set(err, RP_ENOENT, "--script FILE is required");
+    return 0;
+}
+
+int
+rp_config_complete(struct rp_config *cfg, int argc, char **argv,
+                   rp_config_option_fn option, void *ctx, struct rp_error *err)
+{
+    int rc = rp_config_parse_args(cfg, argc, argv, option, ctx, NULL, err);
 
     if (rc == 0)
         rc = rp_config_finish(cfg, err);

@@ -79,7 +79,8 @@ int rp_config_flag(struct rp_config *cfg, int argc, char **argv, int *i,
 typedef int (*rp_config_option_fn)(void *ctx, int argc, char **argv, int *i,
                                    struct rp_error *err);
 
-/* Parse a command's arguments argv[1..argc-1]: "--help" or "-h" sets *help,
+/* Parse a command's arguments argv[1..argc-1]: "--help" or "-h" sets *help
+** (unless 'help' is NULL),
 ** 'option' (may be NULL) is tried first on every other argument, then
 ** rp_config_flag; anything else is an unknown option.  Commands run it twice:
 ** before the script is loaded (to find it) and after the script's config
@@ -92,12 +93,19 @@ int rp_config_parse_args(struct rp_config *cfg, int argc, char **argv,
 ** Returns 0 or RP_EINVAL. */
 int rp_config_finish(struct rp_config *cfg, struct rp_error *err);
 
-/* What a command does once the script's config table is in 'cfg': parse
-** the arguments again with rp_config_parse_args (so flags win), then
-** rp_config_finish, and require a store.  Returns 0 or RP_EINVAL (err says
-** why). */
+/* The first pass of a command that runs a script: rp_config_parse_args;
+** then "--help" prints usage(stdout), else --script is required.  Returns
+** 0 (go on: cfg->script is set), 1 (help printed), RP_EINVAL (bad
+** arguments) or RP_ENOENT (no --script), err saying why. */
+int rp_config_start(struct rp_config *cfg, int argc, char **argv,
+                    rp_config_option_fn option, void *ctx,
+                    void (*usage)(FILE *out), struct rp_error *err);
+
+/* The second pass, once the script's config table is in 'cfg': parse the
+** arguments again (so flags win), then rp_config_finish, and require a
+** store.  Returns 0 or RP_EINVAL (err says why). */
 int rp_config_complete(struct rp_config *cfg, int argc, char **argv,
-                       rp_config_option_fn option, void *ctx, int *help,
+                       rp_config_option_fn option, void *ctx,
                        struct rp_error *err);
 
 /* Print one line per settings flag with its help text. */

@@ -152,8 +152,8 @@ START_TEST(test_config_parse_args)
     ck_assert_int_eq(help, 1);
     ck_assert_str_eq(c.store, "/d/s");
     ck_assert_ptr_null(c.source_id);
-    ck_assert_int_eq(
-        rp_config_complete(&c, 6, argv, own_option, &own, &help, &err), 0);
+    ck_assert_int_eq(rp_config_complete(&c, 6, argv, own_option, &own, &err),
+                     0);
     ck_assert_int_eq(own, 4);
     ck_assert_str_eq(c.source_id, "s");
     rp_config_dispose(&c);
@@ -180,12 +180,56 @@ START_TEST(test_config_parse_args_errors)
     ck_assert_uint_eq(c.poll_ms, 5);
     /* no store anywhere: complete names where to set one */
     ck_assert_int_eq(rp_config_set(&c, "script", "x.lua", "t", &err), 0);
-    ck_assert_int_eq(
-        rp_config_complete(&c, 3, argv, own_option, &own, &help, &err),
-        RP_EINVAL);
+    ck_assert_int_eq(rp_config_complete(&c, 3, argv, own_option, &own, &err),
+                     RP_EINVAL);
     ck_assert_ptr_nonnull(
         strstr(err.msg, "no store: set config.store in x.lua"));
     ck_assert_int_eq(help, 0);
+    rp_config_dispose(&c);
+}
+END_TEST
+
+static int usage_calls; /* how often fake_usage ran */
+
+static void
+fake_usage(FILE *out)
+{
+    (void)out;
+    usage_calls++;
+}
+
+START_TEST(test_config_start)
+{
+    struct rp_config c;
+    struct rp_error err = {0};
+    char a0[] = "cmd", a1[] = "--own", a2[] = "--help", a3[] = "--script",
+         a4[] = "s.lua", a5[] = "--nope";
+    char *help_argv[] = {a0, a1, a2, NULL};
+    char *bare_argv[] = {a0, a1, NULL};
+    char *script_argv[] = {a0, a3, a4, NULL};
+    char *bad_argv[] = {a0, a2, a5, NULL};
+    int own = 0;
+
+    rp_config_init(&c);
+    usage_calls = 0;
+    ck_assert_int_eq(
+        rp_config_start(&c, 3, help_argv, own_option, &own, fake_usage, &err),
+        1);
+    ck_assert_int_eq(usage_calls, 1);
+    ck_assert_int_eq(own, 1);
+    ck_assert_int_eq(
+        rp_config_start(&c, 2, bare_argv, own_option, &own, fake_usage, &err),
+        RP_ENOENT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--script FILE is required"));
+    /* a bad argument wins over --help */
+    ck_assert_int_eq(
+        rp_config_start(&c, 3, bad_argv, own_option, &own, fake_usage, &err),
+        RP_EINVAL);
+    ck_assert_int_eq(usage_calls, 1);
+    ck_assert_int_eq(
+        rp_config_start(&c, 3, script_argv, own_option, &own, fake_usage, &err),
+        0);
+    ck_assert_str_eq(c.script, "s.lua");
     rp_config_dispose(&c);
 }
 END_TEST
@@ -224,6 +268,7 @@ config_suite(void)
     tcase_add_test(core, test_config_flags);
     tcase_add_test(core, test_config_usage_lists_flags);
     tcase_add_test(core, test_config_parse_args);
+    tcase_add_test(core, test_config_start);
     tcase_add_test(errors, test_config_parse_args_errors);
     tcase_add_test(errors, test_config_bad_values);
     suite_add_tcase(s, core);
