@@ -18,6 +18,9 @@ static pid_t emu_pid = -1;
 static char emu_urls[512];
 static struct rp_http *h;
 
+/* Size of the URL buffers of the tests. */
+#define URL_CAP 700
+
 /* Start bin/esdb-emu with 'extra' arguments; its first stdout line holds
 ** the node URLs. */
 static void
@@ -111,20 +114,32 @@ static const char body[] =
     "[{\"eventId\":\"8e3c2f4a-1b2c-4d5e-8f90-123456789abc\","
     "\"eventType\":\"T\",\"data\":{\"a\":1}}]";
 
+/* Run 'req' afresh against 'base' followed by 'path', written into 'url'
+** (URL_CAP bytes; req points to it): a POST of 'body' when 'post' is set,
+** else a GET, with 'headers'. */
+static void
+run_at(struct rp_http_req *req, char *url, const char *base, const char *path,
+       const char *const *headers, int post)
+{
+    memset(req, 0, sizeof(*req));
+    snprintf(url, URL_CAP, "%s%s", base, path);
+    req->post = post;
+    req->url = url;
+    req->headers = headers;
+    if (post) {
+        req->body = body;
+        req->body_len = strlen(body);
+    }
+    run_one(req);
+}
+
 START_TEST(test_http_append_and_read)
 {
     struct rp_http_req req;
-    char url[700];
+    char url[URL_CAP];
 
     start_emu(NULL);
-    memset(&req, 0, sizeof(req));
-    snprintf(url, sizeof(url), "%s/streams/s-1", emu_urls);
-    req.post = 1;
-    req.url = url;
-    req.headers = post_headers;
-    req.body = body;
-    req.body_len = strlen(body);
-    run_one(&req);
+    run_at(&req, url, emu_urls, "/streams/s-1", post_headers, 1);
     ck_assert_int_eq(req.result.transport_error, 0);
     ck_assert_int_eq(req.result.status, 201);
     ck_assert_ptr_nonnull(strstr(req.result.location, "/streams/s-1/0"));
@@ -136,12 +151,8 @@ START_TEST(test_http_append_and_read)
     ck_assert_int_eq(req.result.has_current_version, 1);
     ck_assert_int_eq(req.result.current_version, 0);
     /* A read: the feed body comes back. */
-    memset(&req, 0, sizeof(req));
-    snprintf(url, sizeof(url), "%s/streams/s-1/head/backward/1?embed=body",
-             emu_urls);
-    req.url = url;
-    req.headers = read_headers;
-    run_one(&req);
+    run_at(&req, url, emu_urls, "/streams/s-1/head/backward/1?embed=body",
+           read_headers, 0);
     ck_assert_int_eq(req.result.status, 200);
     ck_assert_ptr_nonnull(strstr(req.result.body, "8e3c2f4a"));
     ck_assert_uint_eq(strlen(req.result.body), req.result.body_len);
@@ -187,21 +198,14 @@ START_TEST(test_http_redirect_resent_to_leader)
         "Content-Type: application/vnd.eventstore.events+json",
         "ES-ExpectedVersion: -1", "ES-RequireLeader: True", NULL};
     struct rp_http_req req;
-    char url[700], follower[256], *space;
+    char url[URL_CAP], follower[256], *space;
 
     start_emu("--cluster");
     space = strchr(emu_urls, ' ');
     ck_assert_ptr_nonnull(space);
     snprintf(follower, sizeof(follower), "%.*s", (int)strcspn(space + 1, " "),
              space + 1);
-    memset(&req, 0, sizeof(req));
-    snprintf(url, sizeof(url), "%s/streams/r-1", follower);
-    req.post = 1;
-    req.url = url;
-    req.headers = leader_headers;
-    req.body = body;
-    req.body_len = strlen(body);
-    run_one(&req);
+    run_at(&req, url, follower, "/streams/r-1", leader_headers, 1);
     ck_assert_int_eq(req.result.status, 201);
     ck_assert_int_eq(req.result.redirected, 1);
     ck_assert_msg(
@@ -228,10 +232,9 @@ END_TEST
 START_TEST(test_http_body_is_bounded)
 {
     struct rp_http_req req;
-    char url[700];
+    char url[URL_CAP];
 
     start_emu(NULL);
-    memset(&req, 0, sizeof(req));
     /* Write an event, then read its feed with a 16-byte limit. */
     rp_http_free(h);
     {
@@ -242,20 +245,10 @@ START_TEST(test_http_body_is_bounded)
         o.max_response = 16;
         ck_assert_int_eq(rp_http_new(&h, &o, &err), 0);
     }
-    snprintf(url, sizeof(url), "%s/streams/b-1", emu_urls);
-    req.post = 1;
-    req.url = url;
-    req.headers = post_headers;
-    req.body = body;
-    req.body_len = strlen(body);
-    run_one(&req);
+    run_at(&req, url, emu_urls, "/streams/b-1", post_headers, 1);
     ck_assert_int_eq(req.result.status, 201);
-    memset(&req, 0, sizeof(req));
-    snprintf(url, sizeof(url), "%s/streams/b-1/head/backward/1?embed=body",
-             emu_urls);
-    req.url = url;
-    req.headers = read_headers;
-    run_one(&req);
+    run_at(&req, url, emu_urls, "/streams/b-1/head/backward/1?embed=body",
+           read_headers, 0);
     ck_assert_int_eq(req.result.status, 200);
     ck_assert_uint_eq(req.result.body_len, 16);
 }

@@ -156,7 +156,8 @@ body_events(const struct rp_sink_req *req)
     return n;
 }
 
-/* A feed entry as the target shows it with embed=body. */
+/* Add a feed entry as the target shows it with embed=body to the feed 'b'
+** (empty: this is its first entry); feed() closes it. */
 static void
 entry(struct rp_buf *b, int number, uint64_t sv, uint32_t index,
       const char *source)
@@ -170,7 +171,9 @@ entry(struct rp_buf *b, int number, uint64_t sv, uint32_t index,
              "{\"replicatedFrom\":{\"source\":\"%s\",\"storeVersion\":%d,"
              "\"index\":%d}}",
              source, (int)sv, (int)index);
-    if (b->data[b->len - 1] != '[')
+    if (b->len == 0)
+        rp_buf_adds(b, "{\"entries\":[");
+    else
         rp_buf_addc(b, ',');
     rp_buf_printf(b,
                   "{\"eventId\":\"%s\",\"eventType\":\"T\",\"eventNumber\":%d,"
@@ -180,14 +183,31 @@ entry(struct rp_buf *b, int number, uint64_t sv, uint32_t index,
     rp_buf_addc(b, '}');
 }
 
+/* The 200 answer carrying the feed 'b' made by entry(). */
 static struct rp_http_result
 feed(struct rp_buf *b)
 {
     struct rp_http_result r = answer(200);
 
+    rp_buf_adds(b, "]}");
     r.body = b->data;
     r.body_len = b->len;
     return r;
+}
+
+/* Give 'req' the answer 'r', which the sink must accept. */
+static void
+answered(struct rp_sink_req *req, struct rp_http_result r)
+{
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+}
+
+/* answered(), then return the next request. */
+static struct rp_sink_req *
+reply(struct rp_sink_req *req, struct rp_http_result r)
+{
+    answered(req, r);
+    return rp_sink_next(sink, 0, 1);
 }
 
 START_TEST(test_sink_batches_in_order_with_exact_versions)
@@ -206,8 +226,7 @@ START_TEST(test_sink_batches_in_order_with_exact_versions)
     ck_assert_int_eq(expected(req), -1);
     ck_assert_int_eq(body_events(req), 3);
     ck_assert_ptr_null(rp_sink_next(sink, 0, 1));
-    r = created(0);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(0));
     rp_sink_frontier(sink, &pos);
     ck_assert_int_eq(pos.store_version, 3);
     ck_assert_int_eq(pos.offset, 300);
@@ -217,8 +236,7 @@ START_TEST(test_sink_batches_in_order_with_exact_versions)
     ck_assert_ptr_nonnull(req);
     ck_assert_int_eq(expected(req), 2);
     ck_assert_int_eq(body_events(req), 2);
-    r = created(3);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(3));
     rp_sink_frontier(sink, &pos);
     ck_assert_int_eq(pos.store_version, 5);
     ck_assert_int_eq(rp_sink_idle(sink), 1);
@@ -299,26 +317,19 @@ START_TEST(test_sink_learns_existing_stream_from_head)
         add(sv, "s");
     req = rp_sink_next(sink, 0, 1);
     ck_assert_int_eq(expected(req), -1);
-    r = wrong_version(6);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, wrong_version(6));
     ck_assert_ptr_nonnull(req);
     ck_assert_int_eq(req->post, 0);
     ck_assert_str_eq(req->path, "/streams/s/head/backward/1?embed=body");
     /* The target's last event came from record 2: records 1-2 are there. */
     rp_buf_init(&b, 0);
-    rp_buf_adds(&b, "{\"entries\":[");
     entry(&b, 6, 2, 0, "src");
-    rp_buf_adds(&b, "]}");
-    r = feed(&b);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, feed(&b));
     ck_assert_ptr_nonnull(req);
     ck_assert_int_eq(req->post, 1);
     ck_assert_int_eq(expected(req), 6);
     ck_assert_int_eq(body_events(req), 2);
-    r = created(7);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(7));
     rp_sink_get_stats(sink, &st);
     ck_assert_int_eq(st.events_acked, 4);
     ck_assert_int_eq(st.events_skipped, 2);
@@ -336,27 +347,20 @@ START_TEST(test_sink_reconciles_partial_overlap)
 
     add(1, "s");
     req = rp_sink_next(sink, 0, 1);
-    r = created(0);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(0));
     for (uint64_t sv = 2; sv <= 4; sv++)
         add(sv, "s");
     req = rp_sink_next(sink, 0, 1);
     ck_assert_int_eq(expected(req), 0);
     /* The target holds records 2 and 3 already (a lost answer before a
     ** restart, say): the whole batch is refused. */
-    r = wrong_version(2);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, wrong_version(2));
     ck_assert_int_eq(req->post, 0);
     ck_assert_str_eq(req->path, "/streams/s/1/forward/2?embed=body");
     rp_buf_init(&b, 0);
-    rp_buf_adds(&b, "{\"entries\":[");
     entry(&b, 2, 3, 0, "src"); /* newest first */
     entry(&b, 1, 2, 0, "src");
-    rp_buf_adds(&b, "]}");
-    r = feed(&b);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, feed(&b));
     ck_assert_int_eq(req->post, 1);
     ck_assert_int_eq(expected(req), 2);
     ck_assert_int_eq(body_events(req), 1);
@@ -530,13 +534,9 @@ START_TEST(test_sink_conflict_on_foreign_head)
 
     add(1, "s");
     req = rp_sink_next(sink, 0, 1);
-    r = wrong_version(0);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, wrong_version(0));
     rp_buf_init(&b, 0);
-    rp_buf_adds(&b, "{\"entries\":[");
     entry(&b, 0, 9, 0, "another-store");
-    rp_buf_adds(&b, "]}");
     r = feed(&b);
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "conflict"));
@@ -555,18 +555,13 @@ START_TEST(test_sink_conflict_on_foreign_event_after_version)
 
     add(1, "s");
     req = rp_sink_next(sink, 0, 1);
-    r = created(0);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(0));
     add(2, "s");
     req = rp_sink_next(sink, 0, 1);
-    r = wrong_version(1);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, wrong_version(1));
     ck_assert_str_eq(req->path, "/streams/s/1/forward/1?embed=body");
     rp_buf_init(&b, 0);
-    rp_buf_adds(&b, "{\"entries\":[");
     entry(&b, 1, 77, 0, "src"); /* ours by metadata, but not the next id */
-    rp_buf_adds(&b, "]}");
     r = feed(&b);
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "event 1"));
@@ -589,8 +584,7 @@ START_TEST(test_sink_checkpoint_events)
     ck_assert_int_eq(rp_sink_marker_fetched(sink, &data, &len), 0);
     req = rp_sink_next(sink, 0, 1);
     ck_assert_str_eq(req->path, "/streams/ckpt-src/head/backward/1?embed=body");
-    r = answer(404);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, answer(404));
     ck_assert_int_eq(rp_sink_marker_fetched(sink, &data, &len), RP_ENOENT);
     /* An unsent checkpoint is replaced by a newer one. */
     ck_assert_int_eq(
@@ -606,15 +600,13 @@ START_TEST(test_sink_checkpoint_events)
     /* Someone (an earlier run) wrote checkpoints: append after them. */
     ck_assert_int_eq(
         rp_sink_put_marker(sink, "ckpt-src", "{\"n\":3}", 7, id3, &err), 0);
-    r = wrong_version(4);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, wrong_version(4));
     /* The refused batch is rebuilt with what is queued now. */
     req = rp_sink_next_marker(sink, 0);
     ck_assert_int_eq(expected(req), 4);
     ck_assert_int_eq(body_events(req), 2);
     ck_assert_ptr_nonnull(strstr(req->body, "\"n\":3"));
-    r = created(5);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(5));
     ck_assert_int_eq(rp_sink_marker_pending(sink), 0);
     ck_assert_int_eq(rp_sink_idle(sink), 1);
 }
@@ -638,28 +630,20 @@ START_TEST(test_sink_forgotten_stream_is_learned_again)
     ck_assert_int_eq(rp_sink_new(&sink, &o, NULL, &err), 0);
     add(1, "a");
     req = rp_sink_next(sink, 0, 1);
-    r = created(0);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(0));
     add(2, "b"); /* 'a' is idle and beyond the bound: forgotten */
     req = rp_sink_next(sink, 0, 1);
     ck_assert_str_eq(req->path, "/streams/b");
-    r = created(0);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+    answered(req, created(0));
     add(3, "a");
     req = rp_sink_next(sink, 0, 1);
     ck_assert_str_eq(req->path, "/streams/a");
     ck_assert_int_eq(expected(req), -1);
-    r = wrong_version(0);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, wrong_version(0));
     ck_assert_str_eq(req->path, "/streams/a/head/backward/1?embed=body");
     rp_buf_init(&b, 0);
-    rp_buf_adds(&b, "{\"entries\":[");
     entry(&b, 0, 1, 0, "src");
-    rp_buf_adds(&b, "]}");
-    r = feed(&b);
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
-    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, feed(&b));
     ck_assert_int_eq(req->post, 1);
     ck_assert_int_eq(expected(req), 0);
     ck_assert_int_eq(body_events(req), 1);
