@@ -6,6 +6,7 @@
 #include "config.h"
 #include "log.h"
 #include "util.h"
+#include "testutil.h"
 
 START_TEST(test_config_defaults)
 {
@@ -258,10 +259,8 @@ Suite *config_suite(void);
 Suite *
 config_suite(void)
 {
-    Suite *s = suite_create("config");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("config", &core, &limits, &errors, NULL, NULL);
 
     tcase_add_test(core, test_config_defaults);
     tcase_add_test(core, test_config_set_values);
@@ -271,8 +270,5 @@ config_suite(void)
     tcase_add_test(core, test_config_start);
     tcase_add_test(errors, test_config_parse_args_errors);
     tcase_add_test(errors, test_config_bad_values);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

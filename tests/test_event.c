@@ -6,6 +6,7 @@
 #include "event.h"
 #include "json.h"
 #include "util.h"
+#include "testutil.h"
 
 static void
 fill(struct rp_event *e, const char *stream, const char *type, const char *data,
@@ -165,18 +166,13 @@ Suite *event_suite(void);
 Suite *
 event_suite(void)
 {
-    Suite *s = suite_create("event");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("event", &core, &limits, &errors, NULL, NULL);
 
     tcase_add_test(core, test_event_list_grows_and_keeps_strings);
     tcase_add_test(core, test_event_ids_match_uuid5);
     tcase_add_test(core, test_event_json_body);
     tcase_add_test(limits, test_event_json_body_limit);
     tcase_add_test(errors, test_event_parse_id);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

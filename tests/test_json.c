@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "util.h"
+#include "testutil.h"
 
 /* What the model says of one input. */
 struct outcome {
@@ -586,10 +587,8 @@ Suite *json_suite(void);
 Suite *
 json_suite(void)
 {
-    Suite *s = suite_create("json");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("json", &core, &limits, &errors, NULL, NULL);
 
     tcase_add_test(core, test_json_string_escapes_decoded);
     tcase_add_test(core, test_json_string_members_and_keys);
@@ -600,8 +599,5 @@ json_suite(void)
     tcase_add_test(errors, test_json_string_error_offsets);
     tcase_add_test(errors, test_json_parse_shallow_refuses_bad_deep_text);
     tcase_set_timeout(core, 60);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

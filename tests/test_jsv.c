@@ -6,6 +6,7 @@
 
 #include "jsv.h"
 #include "util.h"
+#include "testutil.h"
 
 /* Bodies as the formatter writes them, and the compact JSON it was given. */
 static const struct {
@@ -160,10 +161,8 @@ Suite *jsv_suite(void);
 Suite *
 jsv_suite(void)
 {
-    Suite *s = suite_create("jsv");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("jsv", &core, &limits, &errors, NULL, NULL);
 
     tcase_add_loop_test(core, test_jsv_compact_and_unformat, 0,
                         (int)(sizeof(cases) / sizeof(cases[0])));
@@ -173,8 +172,5 @@ jsv_suite(void)
     tcase_add_test(core, test_jsv_unformat_long_runs);
     tcase_add_test(limits, test_jsv_limit);
     tcase_add_test(errors, test_jsv_errors);
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "msgset.h"
+#include "testutil.h"
 
 /* Spec 9.5: the 48-byte payload of a CustomerCreated record. */
 static const unsigned char payload[48] = {
@@ -166,10 +167,8 @@ Suite *msgset_suite(void);
 Suite *
 msgset_suite(void)
 {
-    Suite *s = suite_create("msgset");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("msgset", &core, &limits, &errors, NULL, NULL);
 
     tcase_add_test(core, test_msgset_spec_payload);
     tcase_add_test(core, test_msgset_audit_attributes);
@@ -177,8 +176,5 @@ msgset_suite(void)
     tcase_add_test(limits, test_msgset_large);
     tcase_add_loop_test(errors, test_msgset_not_a_set, 0,
                         (int)(sizeof(not_sets) / sizeof(not_sets[0])));
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }

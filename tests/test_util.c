@@ -6,6 +6,7 @@
 #include "json.h"
 #include "sha1.h"
 #include "util.h"
+#include "testutil.h"
 
 static void
 hex(char *out, const unsigned char *d, size_t n)
@@ -460,10 +461,8 @@ Suite *util_suite(void);
 Suite *
 util_suite(void)
 {
-    Suite *s = suite_create("util");
-    TCase *core = tcase_create("core");
-    TCase *limits = tcase_create("limits");
-    TCase *errors = tcase_create("errors");
+    TCase *core, *limits, *errors;
+    Suite *s = rp_test_suite("util", &core, &limits, &errors, NULL, NULL);
 
     tcase_add_test(core, test_util_sha1_vectors);
     tcase_add_test(core, test_util_sha1_both_paths);
@@ -481,8 +480,5 @@ util_suite(void)
     tcase_add_test(limits, test_util_json_depth_limit);
     tcase_add_loop_test(errors, test_util_json_refuses_malformed, 0,
                         (int)(sizeof(bad_json) / sizeof(bad_json[0])));
-    suite_add_tcase(s, core);
-    suite_add_tcase(s, limits);
-    suite_add_tcase(s, errors);
     return s;
 }
