@@ -624,7 +624,7 @@ START_TEST(test_script_require)
 {
     struct rp_script *s = NULL;
     struct rp_error err = {0};
-    char p[256];
+    char p[400]; /* libdir (300) plus the longest suffix */
 
     snprintf(p, sizeof(p), "%s/near.lua", dir);
     write_file(p, "return { name = 'near', io = io }\n");

@@ -213,7 +213,6 @@ reply(struct rp_sink_req *req, struct rp_http_result r)
 START_TEST(test_sink_batches_in_order_with_exact_versions)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r;
     struct rp_store_pos pos;
 
     for (uint64_t sv = 1; sv <= 5; sv++)
@@ -309,7 +308,6 @@ END_TEST
 START_TEST(test_sink_learns_existing_stream_from_head)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r;
     struct rp_buf b;
     struct rp_sink_stats st;
 
@@ -342,7 +340,6 @@ END_TEST
 START_TEST(test_sink_reconciles_partial_overlap)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r;
     struct rp_buf b;
 
     add(1, "s");
@@ -575,7 +572,6 @@ START_TEST(test_sink_checkpoint_events)
     static const unsigned char id2[16] = {2, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
     static const unsigned char id3[16] = {3, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
     struct rp_sink_req *req;
-    struct rp_http_result r;
     const char *data;
     size_t len;
 
@@ -616,7 +612,6 @@ START_TEST(test_sink_forgotten_stream_is_learned_again)
 {
     struct rp_sink_options o;
     struct rp_sink_req *req;
-    struct rp_http_result r;
     struct rp_buf b;
 
     rp_sink_free(sink);
