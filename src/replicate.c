@@ -80,6 +80,7 @@ struct loop {
     struct rp_idgen idgen;
     int inotify_fd;
     int resuming;          /* waiting for the target's checkpoint */
+    int checking_local;    /* ... to confirm the local one (saved_sv > 0) */
     int reader_idle;       /* the store had nothing more at the last read */
     uint64_t next_read_ms; /* when an idle store is looked at again */
     uint64_t saved_sv;     /* frontier of the last local checkpoint */
@@ -386,6 +387,48 @@ resume_local(struct loop *L, struct rp_error *err)
     return 1;
 }
 
+/* Read the store again from its start, with fresh counts. */
+static int
+reread_store(struct loop *L, struct rp_error *err)
+{
+    struct rp_store *fresh = NULL;
+    int rc = rp_store_open(&fresh, L->cfg->store, err);
+
+    if (rc < 0)
+        return rc;
+    rp_store_close(L->store);
+    L->store = fresh;
+    return 0;
+}
+
+/* The local checkpoint says that the records up to saved_sv reached the
+** target, and the target's checkpoint stream was read to confirm it.  A
+** target that holds no checkpoint stream was reset or is another server:
+** resuming would leave out every event before the checkpoint, so the store
+** is read from its start instead, and the streams the target does hold are
+** matched, not written again.  (After a crash before the first checkpoint
+** event landed, that costs a second reading and nothing else.) */
+static int
+check_local(struct loop *L, int found, struct rp_error *err)
+{
+    struct rp_store_pos start;
+
+    L->resuming = L->checking_local = 0;
+    if (found || rp_sink_markers_off(L->sink))
+        return 0;
+    rp_log(RP_LOG_WARN,
+           "checkpoint %s says every record up to store version %" PRIu64
+           " reached the target, but the target has no checkpoint stream %s "
+           "(was it reset, or is it another server?): replicating from the "
+           "start of the store; streams the target holds are matched, not "
+           "written again",
+           L->ckpt_path, L->saved_sv, L->marker_stream);
+    memset(&start, 0, sizeof(start));
+    rp_sink_set_frontier(L->sink, &start);
+    L->saved_sv = L->marked_sv = 0;
+    return reread_store(L, err);
+}
+
 /* The target's checkpoint arrived (or there is none): skip the store up to
 ** it, counting keys, and start reading. */
 static int
@@ -419,18 +462,11 @@ resume_remote(struct loop *L, const char *data, size_t len,
     rp_store_get_pos(L->store, &got);
     if (rc == 0 || strcmp(got.file, want.file) != 0 ||
         got.offset != want.offset || memcmp(got.sha1, want.sha1, 20) != 0) {
-        struct rp_store *fresh = NULL;
-
         rp_log(RP_LOG_WARN,
                "the target's checkpoint (store version %" PRIu64
                ") does not match this store: replicating from its start",
                want.store_version);
-        rc = rp_store_open(&fresh, L->cfg->store, err);
-        if (rc < 0)
-            return rc;
-        rp_store_close(L->store);
-        L->store = fresh;
-        return 0;
+        return reread_store(L, err);
     }
     rp_sink_set_frontier(L->sink, &got);
     L->marked_sv = got.store_version;
@@ -779,8 +815,9 @@ rp_replicate_run(struct rp_script *script,
         rp_log(RP_LOG_ERROR, "%s", err->msg);
         goto done;
     }
-    if (failure == 0) {
+    if (failure == 0 || L.saved_sv > 0) {
         L.resuming = 1;
+        L.checking_local = failure == 1;
         rp_sink_fetch_marker(L.sink, L.marker_stream);
     }
     failure = 0;
@@ -800,7 +837,9 @@ rp_replicate_run(struct rp_script *script,
             size_t len = 0;
             int got = rp_sink_marker_fetched(L.sink, &data, &len);
 
-            if (got != 0)
+            if (got != 0 && L.checking_local)
+                rc = check_local(&L, got > 0, &e);
+            else if (got != 0)
                 rc = resume_remote(&L, got > 0 ? data : NULL, len, &e);
         }
         /* Read while there is room, unless an error stopped reading. */

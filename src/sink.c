@@ -1486,6 +1486,12 @@ rp_sink_marker_fetched(struct rp_sink *s, const char **data, size_t *len)
     return s->fetch_state == 3 ? RP_ENOENT : 0;
 }
 
+int
+rp_sink_markers_off(const struct rp_sink *s)
+{
+    return s->markers_off;
+}
+
 void
 rp_sink_set_frontier(struct rp_sink *s, const struct rp_store_pos *pos)
 {

@@ -135,14 +135,18 @@ int rp_sink_marker_pending(const struct rp_sink *s);
 ** checkpoint goes out), else NULL. */
 struct rp_sink_req *rp_sink_next_marker(struct rp_sink *s, uint64_t now_ms);
 
-/* Ask for the last event of the checkpoint stream 'stream' (resuming
-** without a local checkpoint).  The read goes out through rp_sink_next()
-** with the usual retries. */
+/* Ask for the last event of the checkpoint stream 'stream' (to resume
+** without a local checkpoint, or to check that the target still holds what
+** the local one says).  The read goes out through rp_sink_next() with the
+** usual retries. */
 void rp_sink_fetch_marker(struct rp_sink *s, const char *stream);
 /* After rp_sink_fetch_marker(): 0 while the answer is awaited; 1 with the
 ** last checkpoint event's data in *data (valid until the sink changes);
 ** RP_ENOENT when the stream has no event. */
 int rp_sink_marker_fetched(struct rp_sink *s, const char **data, size_t *len);
+/* 1 once the checkpoint stream was found deleted for good (410): no
+** checkpoint events are written or expected any more. */
+int rp_sink_markers_off(const struct rp_sink *s);
 
 /* Set the frontier to 'pos' before any record was added (the resume point
 ** became known after the sink was made). */

@@ -116,6 +116,34 @@ class ReplicateTest(rptest.TestCase):
         last event, so nothing is written twice."""
         self.interrupted_then_finished(signal.SIGTERM, True, True)
 
+    def test_replicate_restart_checkpoint_stream_deleted(self):
+        """The local checkpoint is kept but the target's checkpoint stream
+        is gone: the run cannot tell that from a reset target, so it reads
+        the store from its start, and writes nothing twice."""
+        self.interrupted_then_finished(signal.SIGTERM, False, True)
+
+    def test_replicate_target_reset_under_local_checkpoint(self):
+        """The local checkpoint says every record reached the target, but
+        the target is a new, empty server: the run finds no checkpoint
+        stream there and replicates the whole store again instead of
+        leaving out everything before the checkpoint."""
+        self.prepare(60)
+        first = rptest.Emulator(self)
+        self.run_to_end(first)
+        want = self.expected()
+        self.assertSameEvents(want, first.dump())
+        fresh = rptest.Emulator(self)
+        p = self.run_to_end(fresh)
+        self.assertIn("the target has no checkpoint stream", p.stderr)
+        self.assertSameEvents(want, fresh.dump())
+        # Where the target holds the checkpoint stream, the local checkpoint
+        # is trusted: nothing is read or written again.
+        before = fresh.dump(include_checkpoints=True)
+        q = self.run_to_end(fresh)
+        self.assertNotIn("no checkpoint stream", q.stderr)
+        self.assertIn("resuming after store version", q.stderr)
+        self.assertEqual(fresh.dump(include_checkpoints=True), before)
+
     def test_replicate_old_checkpoint_costs_no_duplicate(self):
         """A checkpoint from an earlier point (a restored backup) makes the
         run read again, never write again."""
