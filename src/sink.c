@@ -971,6 +971,26 @@ markers_off(struct rp_sink *s, struct stream *st)
     rp_buf_reset(&st->text);
 }
 
+/* The stream no longer holds events this run wrote or saw there: it was
+** deleted or truncated, or the target was reset.  Writing on would leave
+** out what came before, so the run stops. */
+static int
+shrunk(struct rp_sink *s, const struct stream *st, int64_t now,
+       struct rp_error *err)
+{
+    char where[512];
+
+    describe(s, st, where, sizeof(where));
+    return rp_error_set(err, RP_ECONFLICT,
+                        "%s: the stream held events up to number %" PRId64
+                        ", but the target now reports %" PRId64
+                        " (deleted, or the target was reset): stopping "
+                        "rather than write on without what came before; a "
+                        "restart replicates a target that lost the "
+                        "checkpoint stream from the start of the store",
+                        where, st->version, now);
+}
+
 /* Interpret the answer to an append (DESIGN.md's table).  Returns 0, or
 ** RP_ECONFLICT/RP_EREFUSED when the run must stop. */
 static int
@@ -995,6 +1015,9 @@ on_append(struct rp_sink *s, struct stream *st,
     if (code == 400 && res->has_current_version) {
         /* Nothing of this request was written: the batch may be rebuilt. */
         st->batch_n = 0;
+        if (st->version != VERSION_UNKNOWN &&
+            res->current_version < st->version)
+            return shrunk(s, st, res->current_version, err);
         if (++st->relearn > MAX_RELEARN) {
             char where[512];
 

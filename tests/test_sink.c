@@ -566,6 +566,27 @@ START_TEST(test_sink_conflict_on_foreign_event_after_version)
 }
 END_TEST
 
+/* A stream that held events of this run now reports fewer (deleted, or
+** the target was reset): the run stops instead of writing on. */
+START_TEST(test_sink_stops_when_stream_lost_events)
+{
+    struct rp_sink_req *req;
+    struct rp_http_result r = wrong_version(-1);
+
+    add(1, "s");
+    req = rp_sink_next(sink, 0, 1);
+    answered(req, created(0));
+    add(2, "s");
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_int_eq(expected(req), 0);
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "record 2"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "up to number 0"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "reports -1"));
+    ck_assert_ptr_null(rp_sink_next(sink, 0, 1));
+}
+END_TEST
+
 START_TEST(test_sink_checkpoint_events)
 {
     static const unsigned char id1[16] = {1, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
@@ -671,5 +692,6 @@ sink_suite(void)
                         (int)(sizeof(stops) / sizeof(stops[0])));
     tcase_add_test(errors, test_sink_conflict_on_foreign_head);
     tcase_add_test(errors, test_sink_conflict_on_foreign_event_after_version);
+    tcase_add_test(errors, test_sink_stops_when_stream_lost_events);
     return s;
 }

@@ -144,6 +144,28 @@ class ReplicateTest(rptest.TestCase):
         self.assertIn("resuming after store version", q.stderr)
         self.assertEqual(fresh.dump(include_checkpoints=True), before)
 
+    def test_replicate_target_reset_while_running(self):
+        """The target is replaced by an empty one under a running
+        replicator: the first append that finds its stream shorter than
+        before stops the run with a message (writing on would leave out the
+        stream's start), and a restart replicates everything again."""
+        self.prepare(40)
+        emu = rptest.Emulator(self)
+        p = rptest.start_replicator(self, self.args(emu), cwd=self.dir)
+        first = self.expected()
+        rptest.wait_for(lambda: len(emu.dump()) == len(first) and len(
+            emu.dump(include_checkpoints=True)) > len(first), 30,
+            what="the store and a checkpoint event in the target")
+        if not emu.restart():
+            self.skipTest("the emulator's port was taken meanwhile")
+        rptest.import_records(self.store, rptest.workload(self.rng, 20, 41))
+        self.assertEqual(p.wait(60), 1, p.stderr())
+        self.assertIn("(deleted, or the target was reset): stopping",
+                      p.stderr())
+        q = self.run_to_end(emu)
+        self.assertIn("the target has no checkpoint stream", q.stderr)
+        self.assertSameEvents(self.expected(), emu.dump())
+
     def test_replicate_old_checkpoint_costs_no_duplicate(self):
         """A checkpoint from an earlier point (a restored backup) makes the
         run read again, never write again."""
