@@ -3,6 +3,7 @@
 ** replacing anything) when the session commits. */
 #include "storewrite.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "msgset.h"
 #include "sha1.h"
 
@@ -56,6 +58,27 @@ fail:
     return rc;
 }
 
+/* Name the temporary files that sessions killed before their commit left
+** in 'dir' (the reader ignores them; another import may be writing one
+** now, so they are not removed here). */
+static void
+warn_leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, ".import-", 8) == 0)
+            rp_log(RP_LOG_WARN,
+                   "store %s: %s was left by an import that did not finish "
+                   "(killed?); it is not part of the store, and can be "
+                   "removed once no import runs",
+                   dir, e->d_name);
+    closedir(d);
+}
+
 int
 rp_storewrite_open(struct rp_storewrite **out, const char *dir, uint64_t count,
                    struct rp_error *err)
@@ -67,6 +90,7 @@ rp_storewrite_open(struct rp_storewrite **out, const char *dir, uint64_t count,
     w->dir = rp_xstrdup(dir);
     w->tmp = rp_xmalloc(n);
     snprintf(w->tmp, n, "%s/.import-XXXXXX", dir);
+    warn_leftovers(dir);
     w->first = count + 1;
     w->started = time(NULL);
     rp_buf_init(&w->buf, 0);

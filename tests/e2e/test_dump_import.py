@@ -170,6 +170,38 @@ class DumpImport(unittest.TestCase):
         self.assertIn("interrupted", err)
         self.assertEqual(os.listdir(self.store), [])
 
+    def test_import_killed_leaves_a_file_the_next_run_names(self):
+        """SIGKILL leaves the session's temporary file; it is not part of
+        the store (dump ignores it), and the next import names it."""
+        import signal
+        import subprocess
+        self.import_text(json.dumps(rptest.record("a", b"first")) + "\n")
+        p = subprocess.Popen([rptest.REPLICATOR, "import", "--store",
+                              self.store], stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(p.kill)
+        line = (json.dumps(rptest.record("b", b"x" * 1000)) + "\n").encode()
+        p.stdin.write(line * 5000)
+        p.stdin.flush()
+        rptest.wait_for(lambda: any(n.startswith(".import-")
+                                    for n in os.listdir(self.store)),
+                        what="the temporary file")
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=30 * rptest.SLOW)
+        left = [n for n in os.listdir(self.store) if n.startswith(".import-")]
+        self.assertEqual(len(left), 1)
+        dumped = rptest.run(["dump", "--store", self.store])
+        self.assertEqual(dumped.returncode, 0, dumped.stderr)
+        self.assertEqual([json.loads(x)["key"]
+                          for x in dumped.stdout.splitlines()], ["a"])
+        q = self.import_text(json.dumps(rptest.record("c", b"third")) + "\n")
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertIn(left[0] + " was left by an import that did not finish",
+                      q.stderr)
+        dumped = rptest.run(["dump", "--store", self.store])
+        self.assertEqual([json.loads(x)["key"]
+                          for x in dumped.stdout.splitlines()], ["a", "c"])
+
     def test_dump_errors(self):
         missing = os.path.join(self.dir, "missing")
         p = rptest.run(["dump", "--store", missing])
