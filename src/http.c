@@ -249,7 +249,8 @@ slot_setup(struct rp_http *h, struct rp_http_slot *s, struct rp_error *err)
     SET(CURLOPT_ERRORBUFFER, s->errbuf);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, h->opt.connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, h->opt.request_timeout_ms);
+    SET(CURLOPT_TIMEOUT_MS,
+        req->timeout_ms > 0 ? req->timeout_ms : h->opt.request_timeout_ms);
     SET(CURLOPT_HTTPHEADER, s->headers);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, (void *)s);

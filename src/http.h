@@ -50,6 +50,7 @@ struct rp_http_req {
     const char *body;             /* POST body (may hold any bytes) */
     size_t body_len;              /* its length */
     void *user;                   /* for the caller */
+    long timeout_ms;              /* limit of this request; 0: the usual */
     struct rp_http_result result; /* filled when done */
     /* private to http.c */
     struct rp_http_slot *slot;

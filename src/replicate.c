@@ -29,6 +29,7 @@
 #define SETTLE_MS 5000       /* wait for answers at a stop */
 #define DRAIN_MS 60000       /* flush what is queued at an input error */
 #define GOSSIP_EVERY_MS 1000 /* re-ask the cluster at most this often */
+#define GOSSIP_WAIT_MS 2000  /* a node's answer to /gossip, at most */
 #define CKPT_STREAM_PREFIX "replicator-checkpoint-"
 
 /* Set by the signal handler; the pipe wakes the poll. */
@@ -196,6 +197,11 @@ gossip_one(struct loop *L, const char *seed, char *out, size_t size)
     snprintf(url, sizeof(url), "%s/gossip", seed);
     req.url = url;
     req.headers = headers;
+    /* The loop waits for this answer: a node that hangs must not hold it
+    ** (or a stop signal) for a whole request timeout. */
+    req.timeout_ms = L->cfg->request_timeout_ms < GOSSIP_WAIT_MS
+                         ? (long)L->cfg->request_timeout_ms
+                         : GOSSIP_WAIT_MS;
     if (rp_http_perform(L->http, &req, &e) < 0 || req.result.status != 200 ||
         rp_json_parse(&doc, req.result.body, req.result.body_len, NULL) < 0)
         return 0;
@@ -234,7 +240,7 @@ gossip(struct loop *L)
 
     L->need_gossip = 0;
     L->next_gossip_ms = rp_now_ms() + GOSSIP_EVERY_MS;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && !stop_signal; i++)
         if (gossip_one(L, list[i], leader, sizeof(leader))) {
             if (strcmp(leader, L->base) != 0) {
                 rp_log(RP_LOG_INFO, "cluster leader: %s", leader);

@@ -341,6 +341,29 @@ class FailureTest(rptest.TestCase):
         self.assertRegex(p.stderr().lower(),
                          r"vanish|no such file|missing|removed|deleted|gone")
 
+    def test_failure_cluster_node_that_never_answers(self):
+        """A cluster node that takes connections and never answers holds
+        neither the run nor a stop signal for a whole request timeout
+        (30 s here): /gossip gets 2 s a node."""
+        import socket
+        self.prepare(10)
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        self.addCleanup(silent.close)
+        emu = rptest.Emulator(self)
+        targets = "http://127.0.0.1:%d,%s" % (silent.getsockname()[1],
+                                              emu.url)
+        p = rptest.start_replicator(self, self.args(targets), cwd=self.dir)
+        time.sleep(0.5)
+        asked = time.monotonic()
+        self.assertEqual(p.stop(signal.SIGTERM, 60), 0, p.stderr())
+        self.assertLess(time.monotonic() - asked, 10,
+                        "the stop waited for the silent node")
+        q = rptest.run(self.args(targets), cwd=self.dir, timeout=60)
+        self.assertEqual(q.returncode, 0, q.stderr)
+        self.assertSameEvents(self.expected(), emu.dump())
+
     def test_failure_stop_signal_while_failing(self):
         """SIGTERM during an outage: exit 0, nothing half-done."""
         self.prepare(10)
