@@ -429,15 +429,18 @@ class Bench:
     def check_events(self, emu, expected, what, store_dir):
         """Checks that the emulator holds exactly the store's events, besides
         the replicator's own checkpoint stream; returns the emulator's stats
-        with 'checkpoints' (events of that stream) added."""
+        with 'checkpoints' (events of that stream and of its metadata
+        stream) added."""
         st = emu.stats()
         cp_stream = "replicator-checkpoint-" + os.path.basename(store_dir)
-        try:
-            st["checkpoints"] = len(emu.read_stream(cp_stream))
-        except urllib.error.HTTPError as e:
-            if e.code != 404:
-                raise
-            st["checkpoints"] = 0
+        st["checkpoints"] = 0
+        # The stream and its metadata stream ($maxCount).
+        for stream in (cp_stream, "$$" + cp_stream):
+            try:
+                st["checkpoints"] += len(emu.read_stream(stream))
+            except urllib.error.HTTPError as e:
+                if e.code != 404:
+                    raise
         got = st.get("events", 0) - st["checkpoints"]
         if got != expected:
             raise BenchError("%s: the emulator holds %s events (besides %d in"

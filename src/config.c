@@ -54,6 +54,10 @@ static const struct setting settings[] = {
      "MS  how often a live store is checked for new records (500)"},
     {"checkpoint", STRING, FIELD(checkpoint), 0, 0, 0,
      "FILE  local checkpoint file"},
+    {"checkpoint_max_count", NUMBER, FIELD(checkpoint_max_count), 0, 0x7FFFFFFF,
+     0,
+     "N  checkpoint events the target keeps ($maxCount of the checkpoint "
+     "stream, set when a run creates it; 0: all) (10000)"},
     {"log_level", LEVEL, FIELD(log_level), 0, 0, 0,
      "LEVEL  error, warn, info or debug (info)"},
     {"max_in_flight", NUMBER, FIELD(max_in_flight), 1, 1024, 0,
@@ -86,6 +90,7 @@ rp_config_init(struct rp_config *cfg)
     cfg->batch_events = 500;
     cfg->batch_bytes = 1 * MIB;
     cfg->poll_ms = 500;
+    cfg->checkpoint_max_count = 10000;
     cfg->log_level = RP_LOG_INFO;
     cfg->max_in_flight = 16;
     cfg->connect_timeout_ms = 5000;

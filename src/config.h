@@ -14,40 +14,42 @@
 ** them) and NULL when unset.  The table in config.c lists each one with its
 ** type, range and help text; keep the two in step. */
 struct rp_config {
-    char *script;                 /* path of the Lua script (flag only) */
-    char *store;                  /* folder of the Lokad store to read */
-    char *target;                 /* EventStoreDB base URL, e.g.
-                                     http://127.0.0.1:2113 */
-    char *source_id;              /* names the source in event ids and in the
-                                     replicatedFrom metadata; default: the store
-                                     folder's base name */
-    int source_metadata;          /* 1 (default): add "replicatedFrom" to each
-                                     event's metadata object */
-    uint64_t time_limit_ms;       /* longest one convert() call (or the script's
-                                     loading) may run; default 1000 */
-    uint64_t memory_limit_mb;     /* most memory the script's Lua state may
-                                     hold, in MiB; default 256 */
-    uint64_t max_event_bytes;     /* most data + metadata bytes of one event;
-                                     default 4 MiB, the HTTP API's limit */
-    uint64_t batch_events;        /* most events in one append request; 500 */
-    uint64_t batch_bytes;         /* most body bytes in one append request;
-                                     default 1 MiB */
-    uint64_t poll_ms;             /* how often a live store is checked for new
-                                     records when no change notice comes; 500 */
-    char *checkpoint;             /* file of the local checkpoint; NULL: the
-                                     replication command's default */
-    int log_level;                /* an enum rp_log_level; default info */
-    uint64_t max_in_flight;       /* most append/read requests out at once (one
-                                     per stream); default 16 */
-    char *gossip_seed;            /* comma-separated cluster node URLs to ask
-                                     for the leader (GET /gossip), or NULL */
-    char *credentials;            /* file holding "user:password", or NULL (the
-                                     environment is used) */
-    char *cacert;                 /* CA bundle verifying an https target */
-    int insecure_skip_tls_verify; /* 1: do not verify the target's TLS
-                                     certificate (default 0) */
-    uint64_t connect_timeout_ms;  /* connection set-up limit; default 5000 */
-    uint64_t request_timeout_ms;  /* one request's limit; default 30000 */
+    char *script;             /* path of the Lua script (flag only) */
+    char *store;              /* folder of the Lokad store to read */
+    char *target;             /* EventStoreDB base URL, e.g.
+                                 http://127.0.0.1:2113 */
+    char *source_id;          /* names the source in event ids and in the
+                                 replicatedFrom metadata; default: the store
+                                 folder's base name */
+    int source_metadata;      /* 1 (default): add "replicatedFrom" to each
+                                 event's metadata object */
+    uint64_t time_limit_ms;   /* longest one convert() call (or the script's
+                                 loading) may run; default 1000 */
+    uint64_t memory_limit_mb; /* most memory the script's Lua state may
+                                 hold, in MiB; default 256 */
+    uint64_t max_event_bytes; /* most data + metadata bytes of one event;
+                                 default 4 MiB, the HTTP API's limit */
+    uint64_t batch_events;    /* most events in one append request; 500 */
+    uint64_t batch_bytes;     /* most body bytes in one append request;
+                                 default 1 MiB */
+    uint64_t poll_ms;         /* how often a live store is checked for new
+                                 records when no change notice comes; 500 */
+    char *checkpoint;         /* file of the local checkpoint; NULL: the
+                                 replication command's default */
+    uint64_t checkpoint_max_count; /* $maxCount given to the checkpoint stream
+                                      when a run creates it; 0: none; 10000 */
+    int log_level;                 /* an enum rp_log_level; default info */
+    uint64_t max_in_flight;        /* most append/read requests out at once (one
+                                      per stream); default 16 */
+    char *gossip_seed;             /* comma-separated cluster node URLs to ask
+                                      for the leader (GET /gossip), or NULL */
+    char *credentials;             /* file holding "user:password", or NULL (the
+                                      environment is used) */
+    char *cacert;                  /* CA bundle verifying an https target */
+    int insecure_skip_tls_verify;  /* 1: do not verify the target's TLS
+                                      certificate (default 0) */
+    uint64_t connect_timeout_ms;   /* connection set-up limit; default 5000 */
+    uint64_t request_timeout_ms;   /* one request's limit; default 30000 */
 };
 
 /* Fill 'cfg' with the defaults.  Cannot fail. */

@@ -393,6 +393,66 @@ resume_local(struct loop *L, struct rp_error *err)
     return 1;
 }
 
+/* The target has no checkpoint stream, and this run will create it: ask
+** the target to keep only the last checkpoint_max_count of its events
+** ($maxCount in the stream's metadata).  One blocking request, sent just
+** after the target answered; a refusal is logged and changes nothing else.
+** The event id is that of "store version 0" (no record's) and the count. */
+static void
+cap_markers(struct loop *L)
+{
+    static const char *const plain[] = {
+        "Content-Type: application/vnd.eventstore.events+json", NULL};
+    static const char *const leader[] = {
+        "Content-Type: application/vnd.eventstore.events+json",
+        "ES-RequireLeader: True", "ES-RequireMaster: True", NULL};
+    uint64_t n = L->cfg->checkpoint_max_count;
+    struct rp_http_req req;
+    struct rp_buf url, body;
+    struct rp_error e = {0};
+    unsigned char id[16];
+    char ids[37];
+
+    if (n == 0 || rp_sink_markers_off(L->sink))
+        return;
+    rp_idgen_make(&L->idgen, 0, (uint32_t)n, id);
+    rp_event_format_id(ids, id);
+    rp_buf_init(&url, 0);
+    rp_buf_init(&body, 0);
+    rp_buf_adds(&url, L->base);
+    rp_buf_adds(&url, "/streams/");
+    rp_http_add_segment(&url, L->marker_stream, strlen(L->marker_stream));
+    rp_buf_adds(&url, "/metadata");
+    rp_buf_printf(&body,
+                  "[{\"eventId\":\"%s\",\"eventType\":\"$metadata\","
+                  "\"data\":{\"$maxCount\":%" PRIu64 "}}]",
+                  ids, n);
+    memset(&req, 0, sizeof(req));
+    req.post = 1;
+    req.url = url.data;
+    req.headers = L->cluster ? leader : plain;
+    req.body = body.data;
+    req.body_len = body.len;
+    if (rp_http_perform(L->http, &req, &e) < 0)
+        snprintf(req.result.error, sizeof(req.result.error), "%s", e.msg);
+    else if (req.result.status != 0)
+        snprintf(req.result.error, sizeof(req.result.error),
+                 "the target answered %ld %s", req.result.status,
+                 req.result.reason);
+    if (req.result.status == 201)
+        rp_log(RP_LOG_INFO,
+               "checkpoint stream %s: the target keeps its last %" PRIu64
+               " events ($maxCount)",
+               L->marker_stream, n);
+    else
+        rp_log(RP_LOG_WARN,
+               "checkpoint stream %s: $maxCount %" PRIu64
+               " was not set (%s): the target keeps every checkpoint event",
+               L->marker_stream, n, req.result.error);
+    rp_buf_dispose(&url);
+    rp_buf_dispose(&body);
+}
+
 /* Read the store again from its start, with fresh counts. */
 static int
 reread_store(struct loop *L, struct rp_error *err)
@@ -432,6 +492,7 @@ check_local(struct loop *L, int found, struct rp_error *err)
     memset(&start, 0, sizeof(start));
     rp_sink_set_frontier(L->sink, &start);
     L->saved_sv = L->marked_sv = 0;
+    cap_markers(L);
     return reread_store(L, err);
 }
 
@@ -447,6 +508,7 @@ resume_remote(struct loop *L, const char *data, size_t len,
 
     L->resuming = 0;
     if (data == NULL) {
+        cap_markers(L);
         rp_log(RP_LOG_INFO,
                "no checkpoint (%s, none on the target): replicating from the "
                "start of the store; streams the target already holds are "

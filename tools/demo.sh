@@ -70,12 +70,13 @@ streams = {}
 for e in events:
     streams.setdefault(e["stream"], []).append(e)
 print("%d events in %d streams (replicator-checkpoint-*: where the "
-      "replicator stands):" % (len(events), len(streams)))
+      "replicator stands; $$: stream metadata):" % (len(events), len(streams)))
 for s in sorted(streams):
     types = sorted({e["eventType"] for e in streams[s]})
     print("  %-40s %4d  %s" % (s, len(streams[s]), ", ".join(types)))
 first = next((e for e in events
-              if not e["stream"].startswith("replicator-checkpoint-")), None)
+              if not e["stream"].lstrip("$").startswith(
+                  "replicator-checkpoint-")), None)
 if first:
     for k in ("data", "metadata"):
         try:

@@ -243,8 +243,10 @@ class Emulator:
         text = self.call("GET", "/_emu/dump").decode("utf-8")
         events = [json.loads(line) for line in text.splitlines() if line.strip()]
         if not include_checkpoints:
+            # The checkpoint streams, and their metadata ($maxCount).
             events = [e for e in events
-                      if not e["stream"].startswith(CHECKPOINT_PREFIX)]
+                      if not e["stream"].lstrip("$").startswith(
+                          CHECKPOINT_PREFIX)]
         return events
 
     def stats(self):

@@ -3,6 +3,7 @@ HTTP on 127.0.0.1.  Each test compares what landed in the target (GET
 /_emu/dump) with what `replicator dry-run` says would be sent: the same
 events in every stream, once each, in source order (DESIGN.md guarantee 1)."""
 import hashlib
+import json
 import os
 import random
 import signal
@@ -165,6 +166,41 @@ class ReplicateTest(rptest.TestCase):
         q = self.run_to_end(emu)
         self.assertIn("the target has no checkpoint stream", q.stderr)
         self.assertSameEvents(self.expected(), emu.dump())
+
+    def checkpoint_metadata(self, emu):
+        return json.loads(emu.call(
+            "GET", "/streams/%sstore/metadata" % rptest.CHECKPOINT_PREFIX))
+
+    def test_replicate_caps_the_checkpoint_stream(self):
+        """The run that creates the checkpoint stream gives it a $maxCount,
+        so that the target does not keep every checkpoint event; 0 leaves
+        it uncapped, and a refusal is a warning, not a stop."""
+        self.prepare(20)
+        emu = rptest.Emulator(self)
+        p = self.run_to_end(emu, ["--checkpoint-max-count", "50"])
+        self.assertEqual(self.checkpoint_metadata(emu), {"$maxCount": 50})
+        self.assertIn("keeps its last 50 events", p.stderr)
+        # The stream exists now: a later run leaves its metadata alone.
+        rptest.import_records(self.store, rptest.workload(self.rng, 5, 21))
+        q = self.run_to_end(emu, ["--checkpoint-max-count", "70"])
+        self.assertNotIn("$maxCount", q.stderr)
+        self.assertEqual(self.checkpoint_metadata(emu), {"$maxCount": 50})
+        self.assertSameEvents(self.expected(), emu.dump())
+
+        other = rptest.Emulator(self)
+        os.remove(self.checkpoint)
+        self.run_to_end(other, ["--checkpoint-max-count", "0"])
+        self.assertEqual(self.checkpoint_metadata(other), {})
+
+        refusing = rptest.Emulator(self)
+        os.remove(self.checkpoint)
+        refusing.arm("not-ready", stream="$$%sstore" %
+                     rptest.CHECKPOINT_PREFIX)
+        r = self.run_to_end(refusing)
+        self.assertIn("$maxCount 10000 was not set (the target answered 503",
+                      r.stderr)
+        self.assertEqual(self.checkpoint_metadata(refusing), {})
+        self.assertSameEvents(self.expected(), refusing.dump())
 
     def test_replicate_old_checkpoint_costs_no_duplicate(self):
         """A checkpoint from an earlier point (a restored backup) makes the
