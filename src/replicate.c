@@ -80,8 +80,8 @@ struct loop {
     char marker_stream[512];
     struct rp_idgen idgen;
     int inotify_fd;
-    int resuming;          /* waiting for the target's checkpoint */
-    int checking_local;    /* ... to confirm the local one (saved_sv > 0) */
+    int resuming;          /* waiting for the target's checkpoint (to
+                              confirm the local one when saved_sv > 0) */
     int reader_idle;       /* the store had nothing more at the last read */
     uint64_t next_read_ms; /* when an idle store is looked at again */
     uint64_t saved_sv;     /* frontier of the last local checkpoint */
@@ -479,7 +479,7 @@ check_local(struct loop *L, int found, struct rp_error *err)
 {
     struct rp_store_pos start;
 
-    L->resuming = L->checking_local = 0;
+    L->resuming = 0;
     if (found || rp_sink_markers_off(L->sink))
         return 0;
     rp_log(RP_LOG_WARN,
@@ -885,7 +885,6 @@ rp_replicate_run(struct rp_script *script,
     }
     if (failure == 0 || L.saved_sv > 0) {
         L.resuming = 1;
-        L.checking_local = failure == 1;
         rp_sink_fetch_marker(L.sink, L.marker_stream);
     }
     failure = 0;
@@ -905,7 +904,7 @@ rp_replicate_run(struct rp_script *script,
             size_t len = 0;
             int got = rp_sink_marker_fetched(L.sink, &data, &len);
 
-            if (got != 0 && L.checking_local)
+            if (got != 0 && L.saved_sv > 0)
                 rc = check_local(&L, got > 0, &e);
             else if (got != 0)
                 rc = resume_remote(&L, got > 0 ? data : NULL, len, &e);

@@ -148,21 +148,32 @@ class DumpImport(unittest.TestCase):
         self.assertIn("line 1", p.stderr)
         self.assertEqual(snapshot(self.store), before)
 
-    def test_import_interrupted_writes_nothing(self):
-        import signal
+    def import_in_progress(self, key):
+        """An import of 5,000 records of 'key' whose input stays open: it
+        is returned once its temporary file exists."""
         import subprocess
-        import time
         p = subprocess.Popen([rptest.REPLICATOR, "import", "--store",
                               self.store], stdin=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         self.addCleanup(p.kill)
-        line = (json.dumps(rptest.record("a", b"x" * 1000)) + "\n").encode()
+        line = (json.dumps(rptest.record(key, b"x" * 1000)) + "\n").encode()
         p.stdin.write(line * 5000)
         p.stdin.flush()
         rptest.wait_for(lambda: os.path.isdir(self.store) and any(
                             n.startswith(".import-")
                             for n in os.listdir(self.store)),
                         what="the temporary file")
+        return p
+
+    def dumped_keys(self):
+        p = rptest.run(["dump", "--store", self.store])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return [json.loads(x)["key"] for x in p.stdout.splitlines()]
+
+    def test_import_interrupted_writes_nothing(self):
+        import signal
+        import time
+        p = self.import_in_progress("a")
         time.sleep(0.2)
         p.send_signal(signal.SIGTERM)
         err = p.communicate(timeout=30 * rptest.SLOW)[1].decode()
@@ -174,33 +185,18 @@ class DumpImport(unittest.TestCase):
         """SIGKILL leaves the session's temporary file; it is not part of
         the store (dump ignores it), and the next import names it."""
         import signal
-        import subprocess
         self.import_text(json.dumps(rptest.record("a", b"first")) + "\n")
-        p = subprocess.Popen([rptest.REPLICATOR, "import", "--store",
-                              self.store], stdin=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        self.addCleanup(p.kill)
-        line = (json.dumps(rptest.record("b", b"x" * 1000)) + "\n").encode()
-        p.stdin.write(line * 5000)
-        p.stdin.flush()
-        rptest.wait_for(lambda: any(n.startswith(".import-")
-                                    for n in os.listdir(self.store)),
-                        what="the temporary file")
+        p = self.import_in_progress("b")
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=30 * rptest.SLOW)
         left = [n for n in os.listdir(self.store) if n.startswith(".import-")]
         self.assertEqual(len(left), 1)
-        dumped = rptest.run(["dump", "--store", self.store])
-        self.assertEqual(dumped.returncode, 0, dumped.stderr)
-        self.assertEqual([json.loads(x)["key"]
-                          for x in dumped.stdout.splitlines()], ["a"])
+        self.assertEqual(self.dumped_keys(), ["a"])
         q = self.import_text(json.dumps(rptest.record("c", b"third")) + "\n")
         self.assertEqual(q.returncode, 0, q.stderr)
         self.assertIn(left[0] + " was left by an import that did not finish",
                       q.stderr)
-        dumped = rptest.run(["dump", "--store", self.store])
-        self.assertEqual([json.loads(x)["key"]
-                          for x in dumped.stdout.splitlines()], ["a", "c"])
+        self.assertEqual(self.dumped_keys(), ["a", "c"])
 
     def test_dump_errors(self):
         missing = os.path.join(self.dir, "missing")
