@@ -49,7 +49,8 @@ static const struct setting settings[] = {
     {"batch_events", NUMBER, FIELD(batch_events), 1, 100000, 0,
      "N  most events in one append request (500)"},
     {"batch_bytes", NUMBER, FIELD(batch_bytes), 1024, 64 * MIB, 0,
-     "N  most body bytes in one append request (1048576)"},
+     "N  most bytes in one append request: the events' types, data and "
+     "metadata, and 64 each for id and framing (1048576)"},
     {"poll_ms", NUMBER, FIELD(poll_ms), 1, 3600000, 0,
      "MS  how often a live store is checked for new records (500)"},
     {"checkpoint", STRING, FIELD(checkpoint), 0, 0, 0,

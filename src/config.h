@@ -30,8 +30,9 @@ struct rp_config {
     uint64_t max_event_bytes; /* most data + metadata bytes of one event;
                                  default 4 MiB, the HTTP API's limit */
     uint64_t batch_events;    /* most events in one append request; 500 */
-    uint64_t batch_bytes;     /* most body bytes in one append request;
-                                 default 1 MiB */
+    uint64_t batch_bytes;     /* most bytes in one append request (types,
+                                 data and metadata of its events, and 64 an
+                                 event); default 1 MiB */
     uint64_t poll_ms;         /* how often a live store is checked for new
                                  records when no change notice comes; 500 */
     char *checkpoint;         /* file of the local checkpoint; NULL: the

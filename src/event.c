@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-
 /* Where an event's strings start in the text buffer: the pointers of the
 ** public struct are rebuilt from these when the buffer moves. */
 struct slot {
@@ -227,25 +225,4 @@ rp_event_parse_id(unsigned char id[16], const char *s, size_t n)
         o += 2;
     }
     return nonzero ? 0 : RP_EINVAL;
-}
-
-int
-rp_event_add_json(struct rp_buf *body, const struct rp_event *ev)
-{
-    char id[37];
-    int rc = 0;
-
-    rp_event_format_id(id, ev->id);
-    rc |= rp_buf_adds(body, "{\"eventId\":\"");
-    rc |= rp_buf_add(body, id, 36);
-    rc |= rp_buf_adds(body, "\",\"eventType\":");
-    rc |= rp_json_add_string(body, ev->type, ev->type_len);
-    rc |= rp_buf_adds(body, ",\"data\":");
-    rc |= rp_buf_add(body, ev->data, ev->data_len);
-    if (ev->metadata != NULL) {
-        rc |= rp_buf_adds(body, ",\"metadata\":");
-        rc |= rp_buf_add(body, ev->metadata, ev->metadata_len);
-    }
-    rc |= rp_buf_addc(body, '}');
-    return rc ? RP_ELIMIT : 0;
 }

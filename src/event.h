@@ -1,6 +1,6 @@
 /* Events as the target will receive them: a reusable list that holds the
-** events of one or more records without a malloc per event, the
-** deterministic event ids, and the JSON of one event in a request body. */
+** events of one or more records without a malloc per event, and the
+** deterministic event ids. */
 #ifndef RP_EVENT_H
 #define RP_EVENT_H
 
@@ -73,10 +73,5 @@ void rp_event_format_id(char out[37], const unsigned char id[16]);
 ** RP_EINVAL when 'n' bytes of 's' are not such a UUID or the UUID is all
 ** zero (the API refuses it). */
 int rp_event_parse_id(unsigned char id[16], const char *s, size_t n);
-
-/* Append the event as the request body carries it:
-** {"eventId":"..","eventType":"..","data":..,"metadata":..} (no metadata
-** member when ev->metadata is NULL).  Returns 0 or RP_ELIMIT. */
-int rp_event_add_json(struct rp_buf *body, const struct rp_event *ev);
 
 #endif

@@ -1,6 +1,6 @@
 /* The replication loop.  One thread: read and convert records in order,
-** queue their events in the sink, carry the sink's requests over HTTP
-** (many in flight), give the answers back, save the acknowledged frontier,
+** queue their events in the sink, hand the sink's operations to the target
+** (many in flight), give the outcomes back, save the acknowledged frontier,
 ** and wait on the store folder (inotify, with a poll fallback), the sockets
 ** and a signal pipe at once. */
 #include "replicate.h"
@@ -17,19 +17,15 @@
 
 #include "checkpoint.h"
 #include "event.h"
-#include "http.h"
-#include "json.h"
 #include "log.h"
 #include "sink.h"
 #include "store.h"
+#include "target.h"
 
-#define MAX_TARGETS 16
-#define READ_CHUNK 64        /* records read between two looks at HTTP */
-#define REMOTE_CKPT_MS 5000  /* checkpoint stream at most this often */
-#define SETTLE_MS 5000       /* wait for answers at a stop */
-#define DRAIN_MS 60000       /* flush what is queued at an input error */
-#define GOSSIP_EVERY_MS 1000 /* re-ask the cluster at most this often */
-#define GOSSIP_WAIT_MS 2000  /* a node's answer to /gossip, at most */
+#define READ_CHUNK 64       /* records read between two looks at the target */
+#define REMOTE_CKPT_MS 5000 /* checkpoint stream at most this often */
+#define SETTLE_MS 5000      /* wait for answers at a stop */
+#define DRAIN_MS 60000      /* flush what is queued at an input error */
 #define CKPT_STREAM_PREFIX "replicator-checkpoint-"
 
 /* Set by the signal handler; the pipe wakes the poll. */
@@ -50,31 +46,14 @@ on_signal(int sig)
     errno = saved;
 }
 
-/* One HTTP request slot: a sink request on its way. */
-struct slot {
-    struct rp_http_req http;  /* what the transport carries */
-    struct rp_sink_req *sreq; /* what the sink gave, NULL when free */
-    char url[2048];           /* base + path */
-};
-
 struct loop {
     const struct rp_replicate_options *opt;
     const struct rp_config *cfg;
     struct rp_script *script;
     struct rp_store *store;
     struct rp_sink *sink;
-    struct rp_http *http;
+    struct rp_target *target;
     struct rp_events *evs;
-    struct slot *slots;
-    size_t nslots;
-    char *targets[MAX_TARGETS]; /* node URLs, without a trailing '/' */
-    size_t ntargets;
-    char *seeds[MAX_TARGETS]; /* gossip seeds */
-    size_t nseeds;
-    int cluster;             /* several nodes: find the leader */
-    char base[512];          /* where requests go now */
-    int need_gossip;         /* the leader may have changed */
-    uint64_t next_gossip_ms; /* not before */
     const char *ckpt_path;
     char ckpt_default[512];
     char marker_stream[512];
@@ -94,41 +73,6 @@ struct loop {
 };
 
 /* ---- set-up helpers ---- */
-
-static int
-split_urls(char **out, size_t *n, const char *list, struct rp_error *err)
-{
-    const char *p = list;
-
-    *n = 0;
-    while (p != NULL && *p != '\0') {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-        while (len > 0 && p[len - 1] == '/')
-            len--;
-        if (len > 0) {
-            if (*n == MAX_TARGETS)
-                return rp_error_set(err, RP_EINVAL, "more than %d URLs",
-                                    MAX_TARGETS);
-            if (len >= 400)
-                return rp_error_set(err, RP_EINVAL, "URL too long");
-            if (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0)
-                return rp_error_set(err, RP_EINVAL,
-                                    "'%.*s' is not an http:// or https:// "
-                                    "URL",
-                                    (int)(len > 200 ? 200 : len), p);
-            if (memchr(p, '@', len) != NULL)
-                return rp_error_set(err, RP_EINVAL,
-                                    "URLs must not carry credentials: use "
-                                    "REPLICATOR_USER and REPLICATOR_PASSWORD "
-                                    "or --credentials FILE");
-            out[(*n)++] = rp_xstrndup(p, len);
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-    return 0;
-}
 
 static int
 open_signals(struct rp_error *err)
@@ -176,98 +120,6 @@ drain_fd(int fd)
 
     while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
         ;
-}
-
-/* ---- the cluster ---- */
-
-/* Ask one node for the cluster's members and pick the alive leader. */
-static int
-gossip_one(struct loop *L, const char *seed, char *out, size_t size)
-{
-    static const char *const headers[] = {"Accept: application/json", NULL};
-    struct rp_http_req req;
-    struct rp_json_doc *doc = NULL;
-    struct rp_error e;
-    const struct rp_json *m;
-    char url[600];
-    const char *scheme = strncmp(seed, "https://", 8) == 0 ? "https" : "http";
-    int found = 0;
-
-    memset(&req, 0, sizeof(req));
-    snprintf(url, sizeof(url), "%s/gossip", seed);
-    req.url = url;
-    req.headers = headers;
-    /* The loop waits for this answer: a node that hangs must not hold it
-    ** (or a stop signal) for a whole request timeout. */
-    req.timeout_ms = L->cfg->request_timeout_ms < GOSSIP_WAIT_MS
-                         ? (long)L->cfg->request_timeout_ms
-                         : GOSSIP_WAIT_MS;
-    if (rp_http_perform(L->http, &req, &e) < 0 || req.result.status != 200 ||
-        rp_json_parse(&doc, req.result.body, req.result.body_len, NULL) < 0)
-        return 0;
-    m = rp_json_get(rp_json_root(doc), "members");
-    for (m = m ? m->child : NULL; m != NULL && !found; m = m->next) {
-        const char *state = rp_json_string(rp_json_get(m, "state"));
-        const struct rp_json *alive = rp_json_get(m, "isAlive");
-        const char *ip = rp_json_string(rp_json_get(m, "httpEndPointIp"));
-        int64_t port = 0;
-
-        if (state == NULL || alive == NULL || alive->type != RP_JSON_TRUE ||
-            (strcmp(state, "Leader") != 0 && strcmp(state, "Master") != 0))
-            continue;
-        if (ip != NULL)
-            rp_json_int64(rp_json_get(m, "httpEndPointPort"), &port);
-        else {
-            ip = rp_json_string(rp_json_get(m, "externalHttpIp"));
-            rp_json_int64(rp_json_get(m, "externalHttpPort"), &port);
-        }
-        if (ip != NULL && port > 0 && port < 65536) {
-            snprintf(out, size, "%s://%s:%d", scheme, ip, (int)port);
-            found = 1;
-        }
-    }
-    rp_json_free(doc);
-    return found;
-}
-
-/* Find the leader; keeps the current base when no node answers. */
-static void
-gossip(struct loop *L)
-{
-    char leader[512];
-    char **list = L->nseeds > 0 ? L->seeds : L->targets;
-    size_t n = L->nseeds > 0 ? L->nseeds : L->ntargets;
-
-    L->need_gossip = 0;
-    L->next_gossip_ms = rp_now_ms() + GOSSIP_EVERY_MS;
-    for (size_t i = 0; i < n && !stop_signal; i++)
-        if (gossip_one(L, list[i], leader, sizeof(leader))) {
-            if (strcmp(leader, L->base) != 0) {
-                rp_log(RP_LOG_INFO, "cluster leader: %s", leader);
-                snprintf(L->base, sizeof(L->base), "%s", leader);
-            }
-            return;
-        }
-}
-
-/* After a redirect to the leader, send there from now on. */
-static void
-follow_redirect(struct loop *L, const struct rp_http_result *res)
-{
-    const char *p = strstr(res->final_url, "://");
-    const char *end;
-    char origin[512];
-
-    if (!res->redirected || p == NULL)
-        return;
-    end = strchr(p + 3, '/');
-    snprintf(origin, sizeof(origin), "%.*s",
-             (int)(end ? end - res->final_url : (long)strlen(res->final_url)),
-             res->final_url);
-    if (strcmp(origin, L->base) != 0) {
-        rp_log(RP_LOG_INFO, "redirected to the leader: %s", origin);
-        snprintf(L->base, sizeof(L->base), "%s", origin);
-    }
 }
 
 /* ---- checkpoints ---- */
@@ -395,62 +247,18 @@ resume_local(struct loop *L, struct rp_error *err)
 
 /* The target has no checkpoint stream, and this run will create it: ask
 ** the target to keep only the last checkpoint_max_count of its events
-** ($maxCount in the stream's metadata).  One blocking request, sent just
-** after the target answered; a refusal is logged and changes nothing else.
-** The event id is that of "store version 0" (no record's) and the count. */
+** ($maxCount in the stream's metadata).  The event id is that of "store
+** version 0" (no record's) and the count. */
 static void
 cap_markers(struct loop *L)
 {
-    static const char *const plain[] = {
-        "Content-Type: application/vnd.eventstore.events+json", NULL};
-    static const char *const leader[] = {
-        "Content-Type: application/vnd.eventstore.events+json",
-        "ES-RequireLeader: True", "ES-RequireMaster: True", NULL};
     uint64_t n = L->cfg->checkpoint_max_count;
-    struct rp_http_req req;
-    struct rp_buf url, body;
-    struct rp_error e = {0};
     unsigned char id[16];
-    char ids[37];
 
-    if (n == 0 || rp_sink_markers_off(L->sink))
+    if (n == 0)
         return;
     rp_idgen_make(&L->idgen, 0, (uint32_t)n, id);
-    rp_event_format_id(ids, id);
-    rp_buf_init(&url, 0);
-    rp_buf_init(&body, 0);
-    rp_buf_adds(&url, L->base);
-    rp_buf_adds(&url, "/streams/");
-    rp_http_add_segment(&url, L->marker_stream, strlen(L->marker_stream));
-    rp_buf_adds(&url, "/metadata");
-    rp_buf_printf(&body,
-                  "[{\"eventId\":\"%s\",\"eventType\":\"$metadata\","
-                  "\"data\":{\"$maxCount\":%" PRIu64 "}}]",
-                  ids, n);
-    memset(&req, 0, sizeof(req));
-    req.post = 1;
-    req.url = url.data;
-    req.headers = L->cluster ? leader : plain;
-    req.body = body.data;
-    req.body_len = body.len;
-    if (rp_http_perform(L->http, &req, &e) < 0)
-        snprintf(req.result.error, sizeof(req.result.error), "%s", e.msg);
-    else if (req.result.status != 0)
-        snprintf(req.result.error, sizeof(req.result.error),
-                 "the target answered %ld %s", req.result.status,
-                 req.result.reason);
-    if (req.result.status == 201)
-        rp_log(RP_LOG_INFO,
-               "checkpoint stream %s: the target keeps its last %" PRIu64
-               " events ($maxCount)",
-               L->marker_stream, n);
-    else
-        rp_log(RP_LOG_WARN,
-               "checkpoint stream %s: $maxCount %" PRIu64
-               " was not set (%s): the target keeps every checkpoint event",
-               L->marker_stream, n, req.result.error);
-    rp_buf_dispose(&url);
-    rp_buf_dispose(&body);
+    rp_sink_cap_markers(L->sink, L->marker_stream, n, id);
 }
 
 /* Read the store again from its start, with fresh counts. */
@@ -590,73 +398,41 @@ read_some(struct loop *L, struct rp_error *err)
 
 /* ---- requests ---- */
 
-static struct slot *
-free_slot(struct loop *L)
-{
-    for (size_t i = 0; i < L->nslots; i++)
-        if (L->slots[i].sreq == NULL)
-            return &L->slots[i];
-    return NULL;
-}
-
 /* Send what the sink has ready ('marker_only': just the checkpoint). */
 static int
 dispatch(struct loop *L, int flush, int marker_only, struct rp_error *err)
 {
-    for (;;) {
+    while (rp_target_room(L->target)) {
         uint64_t now = rp_now_ms();
-        struct slot *sl = free_slot(L);
         struct rp_sink_req *sreq;
         int rc;
 
-        if (sl == NULL)
-            return 0;
         sreq = marker_only ? rp_sink_next_marker(L->sink, now)
                            : rp_sink_next(L->sink, now, flush);
         if (sreq == NULL)
             return 0;
-        if (L->cluster && L->need_gossip && now >= L->next_gossip_ms)
-            gossip(L);
-        snprintf(sl->url, sizeof(sl->url), "%s%s", L->base, sreq->path);
-        memset(&sl->http, 0, sizeof(sl->http));
-        sl->http.post = sreq->post;
-        sl->http.url = sl->url;
-        sl->http.headers = sreq->headers;
-        sl->http.body = sreq->body;
-        sl->http.body_len = sreq->body_len;
-        sl->http.user = sl;
-        sl->sreq = sreq;
-        rc = rp_http_start(L->http, &sl->http, err);
+        rc = rp_target_start(L->target, sreq, err);
         if (rc < 0) {
-            sl->sreq = NULL;
             rp_sink_abandon(L->sink, sreq);
             return rc;
         }
     }
+    return 0;
 }
 
-/* Give finished requests back to the sink.  Returns 0 or the first stop. */
+/* Give finished operations back to the sink.  Returns 0 or the first
+** stop. */
 static int
 collect(struct loop *L, struct rp_error *err)
 {
-    struct rp_http_req *req;
+    struct rp_sink_req *sreq;
+    struct rp_sink_outcome out;
     int first = 0;
 
-    while ((req = rp_http_next_done(L->http)) != NULL) {
-        struct slot *sl = req->user;
-        struct rp_sink_req *sreq = sl->sreq;
-        const struct rp_http_result *res = &req->result;
+    while ((sreq = rp_target_next_done(L->target, &out)) != NULL) {
         struct rp_error e = {0};
-        int rc;
+        int rc = rp_sink_done(L->sink, sreq, &out, rp_now_ms(), &e);
 
-        sl->sreq = NULL;
-        if (rp_log_enabled(RP_LOG_DEBUG))
-            rp_log(RP_LOG_DEBUG, "%s %s: %ld %s%s", sreq->post ? "POST" : "GET",
-                   sl->url, res->status, res->reason, res->error);
-        if (L->cluster && (res->transport_error || res->status == 503))
-            L->need_gossip = 1;
-        follow_redirect(L, res);
-        rc = rp_sink_done(L->sink, sreq, res, rp_now_ms(), &e);
         if (rc < 0 && first == 0) {
             first = rc;
             *err = e;
@@ -677,7 +453,7 @@ wait_events(struct loop *L, int timeout_ms, struct rp_error *err)
     fds[n++] = signal_pipe[0];
     if (L->inotify_fd >= 0)
         fds[n++] = L->inotify_fd;
-    rc = rp_http_wait(L->http, fds, n, timeout_ms, &ready, err);
+    rc = rp_target_wait(L->target, fds, n, timeout_ms, &ready, err);
     if (rc < 0)
         return rc;
     if (ready & 1)
@@ -735,7 +511,7 @@ settle(struct loop *L, uint64_t ms, int marker)
     uint64_t end = rp_now_ms() + ms;
     struct rp_error e;
 
-    while (rp_http_in_flight(L->http) > 0 ||
+    while (rp_target_in_flight(L->target) > 0 ||
            (marker && rp_sink_marker_pending(L->sink) &&
             !rp_sink_outage(L->sink, NULL))) {
         uint64_t now = rp_now_ms();
@@ -744,7 +520,7 @@ settle(struct loop *L, uint64_t ms, int marker)
             break;
         if (marker && dispatch(L, 1, 1, &e) < 0)
             break;
-        if (rp_http_in_flight(L->http) == 0 &&
+        if (rp_target_in_flight(L->target) == 0 &&
             rp_sink_wait_ms(L->sink, now) > end - now)
             break;
         if (wait_events(L, (int)(end - now < 100 ? end - now : 100), &e) < 0)
@@ -760,19 +536,22 @@ loop_setup(struct loop *L, struct rp_error *err)
     const struct rp_config *cfg = L->cfg;
     const struct rp_replicate_options *o = L->opt;
     struct rp_sink_options so;
-    struct rp_http_options ho;
+    struct rp_target_options to;
     int rc;
 
-    if ((rc = split_urls(L->targets, &L->ntargets, o->targets, err)) < 0 ||
-        (rc = split_urls(L->seeds, &L->nseeds, o->gossip_seeds, err)) < 0)
+    memset(&to, 0, sizeof(to));
+    to.targets = o->targets;
+    to.gossip_seeds = o->gossip_seeds;
+    to.username = o->username;
+    to.password = o->password;
+    to.cacert = o->cacert;
+    to.insecure = o->insecure;
+    to.connect_timeout_ms = o->connect_timeout_ms;
+    to.request_timeout_ms = o->request_timeout_ms;
+    to.max_in_flight = o->max_in_flight ? o->max_in_flight : 16;
+    to.stop = &stop_signal;
+    if ((rc = rp_target_new(&L->target, &to, err)) < 0)
         return rc;
-    if (L->ntargets == 0 && L->nseeds == 0)
-        return rp_error_set(err, RP_EINVAL,
-                            "no target: set config.target or give --target "
-                            "URL");
-    L->cluster = L->ntargets > 1 || L->nseeds > 0;
-    snprintf(L->base, sizeof(L->base), "%s",
-             L->ntargets > 0 ? L->targets[0] : L->seeds[0]);
     if (cfg->checkpoint != NULL) {
         L->ckpt_path = cfg->checkpoint;
     } else {
@@ -791,7 +570,7 @@ loop_setup(struct loop *L, struct rp_error *err)
     so.batch_events = (size_t)cfg->batch_events;
     so.batch_bytes = (size_t)cfg->batch_bytes;
     so.max_event_bytes = (size_t)cfg->max_event_bytes;
-    so.max_in_flight = o->max_in_flight ? o->max_in_flight : 16;
+    so.max_in_flight = to.max_in_flight;
     /* Enough for a batch out and the next one filling on every stream
     ** that sends, and bounded whatever the store's size: the bound counts
     ** the event text and a cost per stream with a queue. */
@@ -803,21 +582,9 @@ loop_setup(struct loop *L, struct rp_error *err)
         so.max_buffer_events = 20000;
     so.max_records = so.max_buffer_events * 2;
     so.max_streams = 200000;
-    so.cluster = L->cluster;
+    so.cluster = rp_target_cluster(L->target);
     if ((rc = rp_sink_new(&L->sink, &so, NULL, err)) < 0)
         return rc;
-    memset(&ho, 0, sizeof(ho));
-    ho.connect_timeout_ms = o->connect_timeout_ms;
-    ho.request_timeout_ms = o->request_timeout_ms;
-    ho.username = o->username;
-    ho.password = o->password;
-    ho.cacert = o->cacert;
-    ho.insecure = o->insecure;
-    ho.max_connections = (int)so.max_in_flight + 4;
-    if ((rc = rp_http_new(&L->http, &ho, err)) < 0)
-        return rc;
-    L->nslots = so.max_in_flight;
-    L->slots = rp_xcalloc(L->nslots, sizeof(*L->slots));
     rp_events_new(&L->evs);
     L->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (L->inotify_fd >= 0 &&
@@ -835,15 +602,10 @@ loop_setup(struct loop *L, struct rp_error *err)
 static void
 loop_free(struct loop *L)
 {
-    rp_http_free(L->http);
+    rp_target_free(L->target);
     rp_sink_free(L->sink);
     rp_store_close(L->store);
     rp_events_free(L->evs);
-    free(L->slots);
-    for (size_t i = 0; i < L->ntargets; i++)
-        free(L->targets[i]);
-    for (size_t i = 0; i < L->nseeds; i++)
-        free(L->seeds[i]);
     if (L->inotify_fd >= 0)
         close(L->inotify_fd);
 }
@@ -872,12 +634,12 @@ rp_replicate_run(struct rp_script *script,
         rp_log(RP_LOG_ERROR, "%s", err->msg);
         goto done;
     }
-    rp_http_redact(shown, sizeof(shown), L.base);
+    rp_target_describe(L.target, shown, sizeof(shown));
     rp_log(RP_LOG_INFO, "replicating store %s (source '%s') to %s%s",
            L.cfg->store, L.cfg->source_id, shown,
-           L.cluster ? " (a cluster: writes go to the leader)" : "");
-    if (L.cluster)
-        gossip(&L);
+           rp_target_cluster(L.target) ? " (a cluster: writes go to the leader)"
+                                       : "");
+    rp_target_discover(L.target);
     failure = resume_local(&L, err);
     if (failure < 0) {
         rp_log(RP_LOG_ERROR, "%s", err->msg);
@@ -940,7 +702,7 @@ rp_replicate_run(struct rp_script *script,
             rc =
                 dispatch(&L,
                          L.reader_idle || input_error || rp_sink_full(L.sink) ||
-                             rp_http_in_flight(L.http) == 0,
+                             rp_target_in_flight(L.target) == 0,
                          0, &e);
         now = rp_now_ms();
         if (rc < 0) {

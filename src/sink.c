@@ -1,6 +1,6 @@
 /* The sink: per-stream queues and batches with exact expected versions,
-** the answer table of DESIGN.md, stream positions learned from the target,
-** and the acknowledged frontier of the store. */
+** the answer table, stream positions learned from the target, and the
+** acknowledged frontier of the store.  No protocol and no I/O here. */
 #include "sink.h"
 
 #include <inttypes.h>
@@ -12,19 +12,24 @@
 #include "log.h"
 
 #define VERSION_UNKNOWN INT64_MIN
-#define READ_PAGE 100    /* events per reconciling read (API maximum 4096) */
-#define MAX_RELEARN 8    /* write-read cycles without progress before a stop */
-#define BATCH_LIMIT 4096 /* events per append even if batch_events is more */
-#define STREAM_COST 1024 /* memory of a stream with a queue, for the bound */
+#define READ_PAGE 100     /* events per reconciling read (API maximum 4096) */
+#define MAX_RELEARN 8     /* write-read cycles without progress before a stop */
+#define BATCH_LIMIT 4096  /* events per append even if batch_events is more */
+#define STREAM_COST 1024  /* memory of a stream with a queue, for the bound */
+#define MAX_LEADER_HOPS 3 /* leader-elsewhere outcomes re-sent at once */
 
-/* One queued event: its source position, id and JSON text in the stream's
-** text buffer. */
+/* One queued event: its source position and id, and its type, data and
+** metadata one after the other in the stream's text buffer. */
 struct qev {
     uint64_t sv;          /* store version of its record (0: a marker) */
     uint32_t index;       /* position in its record */
     unsigned char id[16]; /* event id */
-    size_t off;           /* its JSON in the stream's 'text' */
-    size_t len;
+    size_t off;           /* its type in the stream's 'text' */
+    size_t len;           /* type, data and metadata bytes */
+    uint32_t type_len;    /* bytes of type at 'off' */
+    uint32_t meta_len;    /* bytes of metadata at the end */
+    unsigned char json;   /* 1: the data is JSON text */
+    unsigned char meta;   /* 1: the event has metadata */
 };
 
 /* What a stream waits for, or has out. */
@@ -63,14 +68,22 @@ struct stream {
 };
 
 /* What a stream needs while it has a request built or out; allocated then
-** and freed when the stream goes idle, so that idle streams stay small. */
+** and freed when the stream goes idle, so that idle streams stay small.
+** The metadata write of rp_sink_cap_markers() has one of its own. */
 struct active {
-    struct stream *owner;   /* the stream */
-    struct rp_buf body;     /* the built batch's body */
-    struct rp_buf path;     /* the request's path and query */
-    char ev_header[48];     /* "ES-ExpectedVersion: N" */
-    const char *headers[8]; /* the request's headers */
+    struct stream *owner;   /* the stream, or NULL: the metadata write */
+    struct capop *cap;      /* that write, when owner is NULL */
     struct rp_sink_req req; /* given out by rp_sink_next() */
+};
+
+/* The checkpoint stream's one metadata write. */
+struct capop {
+    int state;            /* 0 none, 1 to send, 2 out, 3 done */
+    uint64_t count;       /* its $maxCount */
+    unsigned char id[16]; /* the event's id */
+    char data[64];        /* {"$maxCount":N} */
+    char *stream;         /* the checkpoint stream */
+    struct active act;    /* its request */
 };
 
 /* One record read and not yet acknowledged. */
@@ -110,6 +123,8 @@ struct rp_sink {
     int fetch_state;       /* 0 none, 1 asked, 2 got data, 3 no event */
     int markers_off;       /* the checkpoint stream is deleted for good */
     struct rp_buf fetched; /* data of the last checkpoint event */
+    struct capop cap;      /* rp_sink_cap_markers() */
+    unsigned leader_hops;  /* leader-elsewhere outcomes in a row */
     int warned_no_metadata;
     struct rp_sink_stats stats;
 };
@@ -187,11 +202,7 @@ stream_free(struct stream *st)
         return;
     free(st->q);
     rp_buf_dispose(&st->text);
-    if (st->act != NULL) {
-        rp_buf_dispose(&st->act->body);
-        rp_buf_dispose(&st->act->path);
-        free(st->act);
-    }
+    free(st->act);
     free(st);
 }
 
@@ -229,12 +240,8 @@ evict(struct rp_sink *s)
 static void
 shrink(struct stream *st)
 {
-    if (st->act != NULL) {
-        rp_buf_dispose(&st->act->body);
-        rp_buf_dispose(&st->act->path);
-        free(st->act);
-        st->act = NULL;
-    }
+    free(st->act);
+    st->act = NULL;
     free(st->q);
     st->q = NULL;
     st->qh = st->qn = st->qcap = 0;
@@ -460,6 +467,7 @@ rp_sink_free(struct rp_sink *s)
         free(s->files[i]);
     free(s->files);
     free(s->source_id);
+    free(s->cap.stream);
     rp_buf_dispose(&s->fetched);
     free(s);
 }
@@ -509,23 +517,46 @@ already_there(const struct stream *st, uint64_t sv, uint32_t index)
            (sv < st->last_sv || (sv == st->last_sv && index <= st->last_index));
 }
 
-/* Queue an event whose JSON was just appended to st->text at 'off'. */
-static void
-push_event(struct stream *st, uint64_t sv, uint32_t index,
-           const unsigned char id[16], size_t off)
+/* Queue event 'ev' (its stream, store version and index aside) at the end
+** of the stream's queue, its strings copied into the stream's text.
+** Returns 0 or RP_ELIMIT. */
+static int
+push_event(struct rp_sink *s, struct stream *st, const struct rp_event *ev,
+           uint64_t sv, uint32_t index)
 {
     struct qev *e;
+    size_t off = st->text.len;
+    int rc = 0;
 
+    if (ev->type_len > UINT32_MAX || ev->metadata_len > UINT32_MAX)
+        return RP_ELIMIT;
+    rc |= rp_buf_add(&st->text, ev->type, ev->type_len);
+    rc |= rp_buf_add(&st->text, ev->data, ev->data_len);
+    if (ev->metadata != NULL)
+        rc |= rp_buf_add(&st->text, ev->metadata, ev->metadata_len);
+    if (rc != 0) {
+        st->text.len = off;
+        return RP_ELIMIT;
+    }
     if (st->qn == st->qcap) {
         st->qcap = st->qcap ? st->qcap * 2 : 4;
         st->q = rp_xrealloc(st->q, st->qcap * sizeof(*st->q));
     }
+    if (queue_count(st) == 0)
+        s->busy_streams++;
     e = &st->q[st->qn++];
     e->sv = sv;
     e->index = index;
-    memcpy(e->id, id, 16);
+    memcpy(e->id, ev->id, 16);
     e->off = off;
     e->len = st->text.len - off;
+    e->type_len = (uint32_t)ev->type_len;
+    e->meta_len = ev->metadata != NULL ? (uint32_t)ev->metadata_len : 0;
+    e->json = 1; /* an rp_event's data is JSON text */
+    e->meta = ev->metadata != NULL;
+    s->queued_events++;
+    s->queued_bytes += e->len;
+    return 0;
 }
 
 int
@@ -534,7 +565,6 @@ rp_sink_add_event(struct rp_sink *s, const struct rp_event *ev,
 {
     struct rec *r = s->rcount > 0 ? ring_at(s, s->rcount - 1) : NULL;
     struct stream *st;
-    size_t off;
 
     if (r == NULL || r->sv != ev->store_version)
         return rp_error_set(err, RP_EINVAL,
@@ -556,15 +586,9 @@ rp_sink_add_event(struct rp_sink *s, const struct rp_event *ev,
         schedule(s, st);
         return 0;
     }
-    off = st->text.len;
-    if (rp_event_add_json(&st->text, ev) < 0)
+    if (push_event(s, st, ev, ev->store_version, ev->index) < 0)
         return rp_error_set(err, RP_ELIMIT, "out of buffer space");
-    if (queue_count(st) == 0)
-        s->busy_streams++;
-    push_event(st, ev->store_version, ev->index, ev->id, off);
     r->pending++;
-    s->queued_events++;
-    s->queued_bytes += st->q[st->qn - 1].len;
     schedule(s, st);
     return 0;
 }
@@ -601,84 +625,87 @@ rp_sink_idle(const struct rp_sink *s)
         if (s->ring[(s->rhead + i) % s->rcap].pending > 0)
             return 0;
     return s->queued_events == 0 && s->in_flight == 0 &&
-           !rp_sink_marker_pending(s);
+           !rp_sink_marker_pending(s) && s->cap.state != 1;
 }
 
 /* ---- requests ---- */
 
-static void
-set_headers(struct rp_sink *s, struct stream *st, int post)
+/* Bytes an event counts for in batch_bytes. */
+static size_t
+event_cost(const struct qev *e)
 {
-    struct active *a = st->act;
-    size_t n = 0;
-
-    if (post) {
-        a->headers[n++] =
-            "Content-Type: application/vnd.eventstore.events+json";
-        snprintf(a->ev_header, sizeof(a->ev_header),
-                 "ES-ExpectedVersion: %" PRId64, st->batch_e);
-        a->headers[n++] = a->ev_header;
-    } else {
-        a->headers[n++] = "Accept: application/vnd.eventstore.atom+json";
-        a->headers[n++] = "ES-ResolveLinkTos: false";
-    }
-    if (s->opt.cluster) {
-        a->headers[n++] = "ES-RequireLeader: True";
-        a->headers[n++] = "ES-RequireMaster: True";
-    }
-    a->headers[n] = NULL;
-    a->req.headers = a->headers;
+    return e->len + RP_SINK_EVENT_OVERHEAD;
 }
 
-/* Build the next batch of the stream's queue with its expected version. */
+/* Choose the next batch of the stream's queue and its expected version. */
 static void
 build_batch(struct rp_sink *s, struct stream *st)
 {
-    struct rp_buf *body = &st->act->body;
-    size_t n = 0, bytes = 2;
+    size_t n = 0, bytes = 0;
 
-    rp_buf_reset(body);
-    rp_buf_addc(body, '[');
     while (st->qh + n < st->qn && n < s->opt.batch_events) {
-        const struct qev *e = &st->q[st->qh + n];
+        size_t cost = event_cost(&st->q[st->qh + n]);
 
-        if (n > 0 && bytes + e->len + 1 > s->opt.batch_bytes)
+        if (n > 0 && bytes + cost > s->opt.batch_bytes)
             break;
-        if (n > 0)
-            rp_buf_addc(body, ',');
-        rp_buf_add(body, st->text.data + e->off, e->len);
-        bytes += e->len + (n > 0);
+        bytes += cost;
         n++;
     }
-    rp_buf_addc(body, ']');
-    st->batch_n = n;
-    st->batch_e = st->version == VERSION_UNKNOWN ? -1 : st->version;
+    st->batch_n = (uint32_t)n;
+    st->batch_e =
+        st->version == VERSION_UNKNOWN ? RP_SINK_NO_STREAM : st->version;
 }
 
-/* The request path: /streams/<name percent-encoded><tail>. */
-static void
-set_path(struct stream *st, const char *tail)
+/* Fill the parts of a request that every operation on 'st' shares. */
+static struct rp_sink_req *
+stream_req(struct rp_sink *s, struct stream *st, int op)
 {
-    struct rp_buf *path = &st->act->path;
+    struct rp_sink_req *req = &st->act->req;
 
-    rp_buf_reset(path);
-    rp_buf_adds(path, "/streams/");
-    rp_http_add_segment(path, st->name, st->name_len);
-    rp_buf_adds(path, tail);
-    st->act->req.path = path->data;
+    req->op = op;
+    req->stream = st->name;
+    req->stream_len = st->name_len;
+    req->expected = 0;
+    req->nevents = 0;
+    req->from = 0;
+    req->count = 0;
+    req->require_leader = s->opt.cluster;
+    return req;
+}
+
+/* The metadata write of rp_sink_cap_markers(), when it is due. */
+static struct rp_sink_req *
+next_cap(struct rp_sink *s)
+{
+    struct rp_sink_req *req = &s->cap.act.req;
+
+    s->cap.state = 2;
+    s->cap.act.cap = &s->cap;
+    req->op = RP_SINK_SET_METADATA;
+    req->stream = s->cap.stream;
+    req->stream_len = strlen(s->cap.stream);
+    req->expected = 0;
+    req->nevents = 1;
+    req->from = 0;
+    req->count = 0;
+    req->require_leader = s->opt.cluster;
+    s->in_flight++;
+    return req;
 }
 
 struct rp_sink_req *
 rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush)
 {
+    struct rp_sink_req *req;
     struct stream *st;
-    char tail[96];
 
     if (s->in_flight >= s->opt.max_in_flight || now_ms < s->backoff_until)
         return NULL;
     /* During an outage one request probes the target at a time. */
     if (s->failures > 0 && s->in_flight > 0)
         return NULL;
+    if (s->cap.state == 1)
+        return next_cap(s);
     st = s->lists[L_URGENT].head;
     if (st == NULL && flush)
         st = s->lists[L_PARTIAL].head;
@@ -688,52 +715,80 @@ rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush)
     if (st->act == NULL) {
         st->act = rp_xcalloc(1, sizeof(*st->act));
         st->act->owner = st;
-        rp_buf_init(&st->act->body, 0);
-        rp_buf_init(&st->act->path, 0);
     }
     if (st->op == OP_NONE) {
         build_batch(s, st);
         st->op = OP_APPEND;
     }
     switch (st->op) {
-    case OP_NONE: /* made an append just above */
-    case OP_APPEND:
-        set_path(st, "");
-        set_headers(s, st, 1);
-        st->act->req.post = 1;
-        st->act->req.body = st->act->body.data;
-        st->act->req.body_len = st->act->body.len;
-        break;
     case OP_READ_HEAD:
-        set_path(st, "/head/backward/1?embed=body");
-        set_headers(s, st, 0);
-        st->act->req.post = 0;
-        st->act->req.body = NULL;
-        st->act->req.body_len = 0;
+        req = stream_req(s, st, RP_SINK_READ_HEAD);
+        req->count = 1;
         s->stats.reads++;
         break;
     case OP_READ_FWD: {
-        int64_t from = st->version + 1;
         int64_t want = st->read_target - st->version;
 
+        req = stream_req(s, st, RP_SINK_READ_FORWARD);
         if (want < 1)
             want = 1;
         if (want > READ_PAGE)
             want = READ_PAGE;
-        snprintf(tail, sizeof(tail),
-                 "/%" PRId64 "/forward/%" PRId64 "?embed=body", from, want);
-        set_path(st, tail);
-        set_headers(s, st, 0);
-        st->act->req.post = 0;
-        st->act->req.body = NULL;
-        st->act->req.body_len = 0;
+        req->from = st->version + 1;
+        req->count = (size_t)want;
         s->stats.reads++;
         break;
     }
+    default: /* OP_APPEND: made just above, or to be sent again as it is */
+        req = stream_req(s, st, RP_SINK_APPEND);
+        req->expected = st->batch_e;
+        req->nevents = st->batch_n;
+        break;
     }
     st->out = 1;
     s->in_flight++;
-    return &st->act->req;
+    return req;
+}
+
+/* The active request state that holds 'req'. */
+static const struct active *
+req_active(const struct rp_sink_req *req)
+{
+    return (const struct active *)((const char *)req -
+                                   offsetof(struct active, req));
+}
+
+void
+rp_sink_req_event(const struct rp_sink_req *req, size_t i,
+                  struct rp_sink_event *out)
+{
+    const struct active *a = req_active(req);
+    const struct stream *st = a->owner;
+    const struct qev *e;
+    const char *p;
+
+    memset(out, 0, sizeof(*out));
+    if (st == NULL) {
+        out->id = a->cap->id;
+        out->type = "$metadata";
+        out->type_len = 9;
+        out->data = a->cap->data;
+        out->data_len = strlen(a->cap->data);
+        out->data_json = 1;
+        return;
+    }
+    e = &st->q[st->qh + i];
+    p = st->text.data + e->off;
+    out->id = e->id;
+    out->type = p;
+    out->type_len = e->type_len;
+    out->data = p + e->type_len;
+    out->data_len = e->len - e->type_len - e->meta_len;
+    out->data_json = e->json;
+    if (e->meta) {
+        out->metadata = p + e->len - e->meta_len;
+        out->metadata_len = e->meta_len;
+    }
 }
 
 uint64_t
@@ -746,13 +801,6 @@ rp_sink_wait_ms(const struct rp_sink *s, uint64_t now_ms)
 }
 
 /* ---- answers ---- */
-
-static struct stream *
-req_stream(struct rp_sink_req *req)
-{
-    return ((struct active *)((char *)req - offsetof(struct active, req)))
-        ->owner;
-}
 
 /* Describe the record of the stream's first queued event for messages. */
 static void
@@ -772,67 +820,35 @@ describe(struct rp_sink *s, const struct stream *st, char *out, size_t size)
         snprintf(out, size, "stream '%s'", st->name);
 }
 
-/* The server's words: reason phrase and the start of the body. */
-static void
-words(const struct rp_http_result *res, char *out, size_t size)
+/* "; " and the outcome's hint, or "" when it has none. */
+static const char *
+hint_sep(const char *hint)
 {
-    size_t n = res->body_len < 200 ? res->body_len : 200;
-    char body[201];
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)res->body[i];
-
-        body[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-    }
-    body[n] = '\0';
-    while (n > 0 && body[n - 1] == ' ')
-        body[--n] = '\0';
-    if (n > 0 && res->reason[0] != '\0')
-        snprintf(out, size, "%ld %s: %s", res->status, res->reason, body);
-    else if (n > 0)
-        snprintf(out, size, "%ld: %s", res->status, body);
-    else
-        snprintf(out, size, "%ld %s", res->status,
-                 res->reason[0] ? res->reason : "(no reason given)");
+    return hint != NULL && hint[0] != '\0' ? "; " : "";
 }
 
-/* What the user can do about a refusal with HTTP status 'code'. */
+/* The hint, or "" when there is none. */
 static const char *
-hint(long code)
+hint_text(const char *hint)
 {
-    switch (code) {
-    case 401:
-        return "check the credentials (REPLICATOR_USER and "
-               "REPLICATOR_PASSWORD, or --credentials FILE) and the user's "
-               "rights on the stream";
-    case 404:
-        return "the HTTP (AtomPub) API may be disabled on the server: start "
-               "it with --enable-atom-pub-over-http (env "
-               "EVENTSTORE_ENABLE_ATOM_PUB_OVER_HTTP=true; KurrentDB: "
-               "KURRENTDB_ENABLE_ATOM_PUB_OVER_HTTP=true)";
-    case 410:
-        return "the stream was deleted for good (tombstoned) and cannot take "
-               "events";
-    case 413:
-        return "an event is larger than the server accepts (it may have been "
-               "written nevertheless: check the stream)";
-    default:
-        return "";
-    }
+    return hint != NULL ? hint : "";
 }
 
 /* Fail with 'code': the place, the server's words and a hint. */
 static int
-refuse(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
+refuse(struct rp_sink *s, struct stream *st, const struct rp_sink_outcome *out,
        int code, const char *hint, struct rp_error *err)
 {
-    char where[512], said[320];
+    char where[512];
 
     describe(s, st, where, sizeof(where));
-    words(res, said, sizeof(said));
     return rp_error_set(err, code, "%s: the target answered %s%s%s", where,
-                        said, hint[0] ? "; " : "", hint);
+                        out->words, hint_sep(hint), hint_text(hint));
 }
+
+/* What to say of a stream deleted for good. */
+static const char deleted_hint[] = "the stream was deleted for good "
+                                   "(tombstoned) and cannot take events";
 
 /* Delay before the next try after 'failures' unknown outcomes in a row:
 ** exponential from backoff_min_ms, capped at backoff_max_ms, with jitter
@@ -852,7 +868,7 @@ backoff_delay(struct rp_sink *s, unsigned failures)
 
 /* The outcome is unknown: keep the request exactly as it is, back off. */
 static void
-unknown(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
+unknown(struct rp_sink *s, struct stream *st, const struct rp_sink_outcome *out,
         uint64_t now_ms)
 {
     uint64_t d;
@@ -860,22 +876,18 @@ unknown(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
     s->failures++;
     s->stats.retries++;
     if (s->failures == 1) {
-        char where[512], cause[520];
+        char where[512];
 
         s->outage_since = now_ms;
         describe(s, st, where, sizeof(where));
-        if (res->transport_error)
-            snprintf(cause, sizeof(cause), "%s", res->error);
-        else
-            words(res, cause, sizeof(cause));
         rp_log(RP_LOG_WARN,
                "target not answering (%s) for %s; retrying the same request "
                "with back-off",
-               cause, where);
+               out->words, where);
     }
     d = backoff_delay(s, s->failures);
-    if (res->retry_after_s > 0 && (uint64_t)res->retry_after_s * 1000 > d)
-        d = (uint64_t)res->retry_after_s * 1000;
+    if (out->retry_after_ms > d)
+        d = out->retry_after_ms;
     if (d > 0 && now_ms + d > s->backoff_until)
         s->backoff_until = now_ms + d;
 }
@@ -884,6 +896,7 @@ unknown(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
 static void
 answered(struct rp_sink *s, uint64_t now_ms)
 {
+    s->leader_hops = 0;
     if (s->failures > 0) {
         rp_log(RP_LOG_INFO,
                "target answering again after %.1f s (%u failed attempts)",
@@ -934,25 +947,8 @@ ack_front(struct rp_sink *s, struct stream *st, size_t n, int skipped)
     advance(s);
 }
 
-/* Parse the trailing event number of a 201's Location. */
-static int
-location_number(const char *loc, int64_t *out)
-{
-    const char *p = strrchr(loc, '/');
-    char *end;
-    long long x;
-
-    if (p == NULL || p[1] < '0' || p[1] > '9')
-        return -1;
-    x = strtoll(p + 1, &end, 10);
-    if (*end != '\0' && *end != '?')
-        return -1;
-    *out = x;
-    return 0;
-}
-
-/* The checkpoint stream was deleted for good (410): replication goes on
-** without checkpoints on the target (the local file still has them). */
+/* The checkpoint stream was deleted for good: replication goes on without
+** checkpoints on the target (the local file still has them). */
 static void
 markers_off(struct rp_sink *s, struct stream *st)
 {
@@ -991,20 +987,16 @@ shrunk(struct rp_sink *s, const struct stream *st, int64_t now,
                         where, st->version, now);
 }
 
-/* Interpret the answer to an append (DESIGN.md's table).  Returns 0, or
+/* Interpret the outcome of an append (the answer table).  Returns 0, or
 ** RP_ECONFLICT/RP_EREFUSED when the run must stop. */
 static int
 on_append(struct rp_sink *s, struct stream *st,
-          const struct rp_http_result *res, struct rp_error *err)
+          const struct rp_sink_outcome *out, struct rp_error *err)
 {
-    long code = res->status;
-
-    if (code == 201) {
-        int64_t first;
-
-        if (location_number(res->location, &first) < 0)
-            first = st->batch_e + 1;
-        st->version = first + (int64_t)st->batch_n - 1;
+    if (out->kind == RP_SINK_WRITTEN) {
+        st->version = out->number != RP_SINK_NO_NUMBER
+                          ? out->number
+                          : st->batch_e + (int64_t)st->batch_n;
         s->stats.appends++;
         ack_front(s, st, st->batch_n, 0);
         st->batch_n = 0;
@@ -1012,12 +1004,11 @@ on_append(struct rp_sink *s, struct stream *st,
         st->relearn = 0;
         return 0;
     }
-    if (code == 400 && res->has_current_version) {
+    if (out->kind == RP_SINK_WRONG_VERSION) {
         /* Nothing of this request was written: the batch may be rebuilt. */
         st->batch_n = 0;
-        if (st->version != VERSION_UNKNOWN &&
-            res->current_version < st->version)
-            return shrunk(s, st, res->current_version, err);
+        if (st->version != VERSION_UNKNOWN && out->number < st->version)
+            return shrunk(s, st, out->number, err);
         if (++st->relearn > MAX_RELEARN) {
             char where[512];
 
@@ -1026,14 +1017,15 @@ on_append(struct rp_sink *s, struct stream *st,
                                 "%s: the stream keeps changing under the "
                                 "replicator (current version %" PRId64
                                 "); is another program writing to it?",
-                                where, res->current_version);
+                                where, out->number);
         }
-        st->read_target = res->current_version;
+        st->read_target = out->number;
         if (st->marker) {
             /* Older checkpoints: append after them. */
-            st->version = res->current_version;
+            st->version = out->number;
             st->op = OP_NONE;
-        } else if (st->batch_e == -1 && st->version == VERSION_UNKNOWN) {
+        } else if (st->batch_e == RP_SINK_NO_STREAM &&
+                   st->version == VERSION_UNKNOWN) {
             st->op = OP_READ_HEAD;
         } else {
             st->version = st->batch_e;
@@ -1041,31 +1033,35 @@ on_append(struct rp_sink *s, struct stream *st,
         }
         return 0;
     }
-    if (st->marker && code == 410) {
+    if (out->kind == RP_SINK_DELETED && st->marker) {
         markers_off(s, st);
         return 0;
     }
     st->op = OP_APPEND;
-    return refuse(s, st, res, RP_EREFUSED, hint(code), err);
+    if (out->kind == RP_SINK_DELETED)
+        return refuse(s, st, out, RP_EREFUSED, deleted_hint, err);
+    if (out->kind == RP_SINK_REFUSED)
+        return refuse(s, st, out, RP_EREFUSED, out->hint, err);
+    return refuse(s, st, out, RP_EFORMAT, "the answer does not fit an append",
+                  err);
 }
 
-/* Source position of an entry from its metadata's replicatedFrom, when it
-** names this source.  Returns 1 (ours, *sv and *index set), 0 (no such
+/* Source position of a read event from its metadata's replicatedFrom, when
+** it names this source.  Returns 1 (ours, *sv and *index set), 0 (no such
 ** metadata, or another source). */
 static int
-entry_position(struct rp_sink *s, const struct rp_json *entry, uint64_t *sv,
-               uint32_t *index)
+entry_position(struct rp_sink *s, const struct rp_sink_read_event *e,
+               uint64_t *sv, uint32_t *index)
 {
-    const char *meta = rp_json_string(rp_json_get(entry, "metaData"));
     struct rp_json_doc *doc = NULL;
     const struct rp_json *from;
     int64_t v, i;
     const char *src;
     int ours = 0;
 
-    if (meta == NULL)
+    if (e->metadata == NULL)
         return 0;
-    if (rp_json_parse(&doc, meta, strlen(meta), NULL) < 0)
+    if (rp_json_parse(&doc, e->metadata, e->metadata_len, NULL) < 0)
         return 0;
     from = rp_json_get(rp_json_root(doc), "replicatedFrom");
     src = rp_json_string(rp_json_get(from, "source"));
@@ -1081,35 +1077,25 @@ entry_position(struct rp_sink *s, const struct rp_json *entry, uint64_t *sv,
     return ours;
 }
 
-/* The eventId of a feed entry.  Returns 0 or -1. */
+/* Fail with a conflict: 'e' is not an event of ours. */
 static int
-entry_id(const struct rp_json *entry, unsigned char id[16])
+foreign(struct rp_sink *s, struct stream *st,
+        const struct rp_sink_read_event *e, struct rp_error *err)
 {
-    const struct rp_json *v = rp_json_get(entry, "eventId");
+    char where[512], id[37] = "?";
 
-    if (v == NULL || v->type != RP_JSON_STRING)
-        return -1;
-    return rp_event_parse_id(id, v->str, v->len);
-}
-
-/* Fail with a conflict: 'entry' at 'number' is not an event of ours. */
-static int
-foreign(struct rp_sink *s, struct stream *st, const struct rp_json *entry,
-        int64_t number, struct rp_error *err)
-{
-    char where[512], id[64] = "?";
-    const char *type = rp_json_string(rp_json_get(entry, "eventType"));
-    const struct rp_json *v = rp_json_get(entry, "eventId");
-
-    if (v != NULL && v->type == RP_JSON_STRING)
-        snprintf(id, sizeof(id), "%s", v->str);
+    if (e->has_id)
+        rp_event_format_id(id, e->id);
     describe(s, st, where, sizeof(where));
     return rp_error_set(err, RP_ECONFLICT,
                         "%s: conflict: the target stream already holds event "
-                        "%" PRId64 " (id %s, type '%s') that was not "
+                        "%" PRId64 " (id %s, type '%.*s') that was not "
                         "replicated from source '%s' by this replicator; "
                         "nothing more is written to it",
-                        where, number, id, type ? type : "?", s->source_id);
+                        where, e->number, id,
+                        e->type ? (int)(e->type_len > 200 ? 200 : e->type_len)
+                                : 1,
+                        e->type ? e->type : "?", s->source_id);
 }
 
 /* Drop the queued events at or before the stream's last source position:
@@ -1136,20 +1122,20 @@ drop_known(struct rp_sink *s, struct stream *st)
 ** its version and which record it came from, drop what it already holds. */
 static int
 on_read_head(struct rp_sink *s, struct stream *st,
-             const struct rp_json *entries, struct rp_error *err)
+             const struct rp_sink_outcome *out, struct rp_error *err)
 {
-    const struct rp_json *e = entries ? entries->child : NULL;
-    int64_t number;
+    const struct rp_sink_read_event *e =
+        out->nevents > 0 ? &out->events[out->nevents - 1] : NULL;
     uint64_t sv;
     uint32_t index;
 
-    if (e == NULL || rp_json_int64(rp_json_get(e, "eventNumber"), &number) < 0)
+    if (e == NULL)
         return rp_error_set(err, RP_EFORMAT,
                             "stream '%s': the target reports version %" PRId64
                             " but its last event cannot be read",
                             st->name, st->read_target);
     if (entry_position(s, e, &sv, &index)) {
-        st->version = number;
+        st->version = e->number;
         st->has_last = 1;
         st->last_sv = sv;
         st->last_index = index;
@@ -1158,12 +1144,11 @@ on_read_head(struct rp_sink *s, struct stream *st,
         return 0;
     }
     if (!s->opt.source_metadata) {
-        unsigned char id[16];
         size_t n = 0, found = 0;
 
-        if (entry_id(e, id) == 0)
+        if (e->has_id)
             for (n = 0; st->qh + n < st->qn; n++)
-                if (memcmp(st->q[st->qh + n].id, id, 16) == 0) {
+                if (memcmp(st->q[st->qh + n].id, e->id, 16) == 0) {
                     found = 1;
                     break;
                 }
@@ -1177,45 +1162,31 @@ on_read_head(struct rp_sink *s, struct stream *st,
                    "(foreign writes cannot be detected)",
                    st->name);
         }
-        st->version = number;
+        st->version = e->number;
         st->op = OP_NONE;
         return 0;
     }
-    return foreign(s, st, e, number, err);
+    return foreign(s, st, e, err);
 }
 
-/* Events after the expected version after a 400: each must be the next
-** queued event (by id), or ours from records not read yet; else a conflict.
-** Then read on, or re-post the rest after them. */
+/* Events after the expected version after a wrong expected version: each
+** must be the next queued event (by id), or ours from records not read
+** yet; else a conflict.  Then read on, or re-post the rest after them. */
 static int
-on_read_fwd(struct rp_sink *s, struct stream *st, const struct rp_json *entries,
-            struct rp_error *err)
+on_read_fwd(struct rp_sink *s, struct stream *st,
+            const struct rp_sink_outcome *out, struct rp_error *err)
 {
-    const struct rp_json *e;
-    size_t count = 0;
     int progressed = 0;
 
-    /* Entries come newest first: walk them oldest first. */
-    for (e = entries ? entries->child : NULL; e != NULL; e = e->next)
-        count++;
-    for (size_t k = count; k-- > 0;) {
-        unsigned char id[16];
-        int64_t number;
+    for (size_t k = 0; k < out->nevents; k++) {
+        const struct rp_sink_read_event *e = &out->events[k];
         uint64_t sv;
         uint32_t index;
-        size_t i = 0;
 
-        for (e = entries->child; i < k; e = e->next)
-            i++;
-        if (rp_json_int64(rp_json_get(e, "eventNumber"), &number) < 0)
-            return rp_error_set(err, RP_EFORMAT,
-                                "stream '%s': an event without a number in "
-                                "the target's answer",
-                                st->name);
-        if (number <= st->version)
+        if (e->number <= st->version)
             continue;
-        if (st->qh < st->qn && entry_id(e, id) == 0 &&
-            memcmp(st->q[st->qh].id, id, 16) == 0) {
+        if (st->qh < st->qn && e->has_id &&
+            memcmp(st->q[st->qh].id, e->id, 16) == 0) {
             ack_front(s, st, 1, 1);
         } else if (st->qh == st->qn && entry_position(s, e, &sv, &index)) {
             /* Ours, from records not read yet (a run that got further). */
@@ -1223,9 +1194,9 @@ on_read_fwd(struct rp_sink *s, struct stream *st, const struct rp_json *entries,
             st->last_sv = sv;
             st->last_index = index;
         } else {
-            return foreign(s, st, e, number, err);
+            return foreign(s, st, e, err);
         }
-        st->version = number;
+        st->version = e->number;
         progressed = 1;
     }
     if (progressed)
@@ -1235,119 +1206,125 @@ on_read_fwd(struct rp_sink *s, struct stream *st, const struct rp_json *entries,
     return 0;
 }
 
-/* The answer to rp_sink_fetch_marker(): keep the last event's data and
+/* The outcome of rp_sink_fetch_marker(): keep the last event's data and
 ** learn the stream's version on the way. */
 static int
 on_marker_read(struct rp_sink *s, struct stream *st,
-               const struct rp_http_result *res, struct rp_error *err)
+               const struct rp_sink_outcome *out, struct rp_error *err)
 {
-    struct rp_json_doc *doc = NULL;
-    const struct rp_json *e;
-    const char *data;
-    int64_t number;
+    const struct rp_sink_read_event *e;
 
     st->op = OP_NONE;
-    if (res->status == 404) {
+    if (out->kind == RP_SINK_NOT_FOUND) {
         s->fetch_state = 3;
         st->version = -1;
         return 0;
     }
-    if (res->status == 410) {
+    if (out->kind == RP_SINK_DELETED) {
         s->fetch_state = 3;
         markers_off(s, st);
         return 0;
     }
-    if (res->status != 200 ||
-        rp_json_parse(&doc, res->body, res->body_len, NULL) < 0) {
-        char said[320];
-
-        words(res, said, sizeof(said));
-        rp_json_free(doc);
-        return rp_error_set(err, RP_EREFUSED,
-                            "reading the checkpoint stream '%s', the target "
-                            "answered %s%s%s",
-                            st->name, said, hint(res->status)[0] ? "; " : "",
-                            hint(res->status));
-    }
-    e = rp_json_get(rp_json_root(doc), "entries");
-    e = e != NULL ? e->child : NULL;
-    data = rp_json_string(rp_json_get(e, "data"));
-    if (e != NULL && rp_json_int64(rp_json_get(e, "eventNumber"), &number) == 0)
-        st->version = number;
-    if (data != NULL) {
+    if (out->kind != RP_SINK_EVENTS)
+        return rp_error_set(
+            err, out->kind == RP_SINK_BAD_ANSWER ? RP_EFORMAT : RP_EREFUSED,
+            "reading the checkpoint stream '%s', the target "
+            "answered %s%s%s",
+            st->name, out->words, hint_sep(out->hint), hint_text(out->hint));
+    e = out->nevents > 0 ? &out->events[out->nevents - 1] : NULL;
+    if (e != NULL)
+        st->version = e->number;
+    if (e != NULL && e->data != NULL) {
         rp_buf_reset(&s->fetched);
-        rp_buf_adds(&s->fetched, data);
+        rp_buf_add(&s->fetched, e->data, e->data_len);
         s->fetch_state = 2;
     } else {
         s->fetch_state = 3;
     }
-    rp_json_free(doc);
     return 0;
 }
 
-/* Interpret the answer to a feed read. */
+/* Interpret the outcome of a read. */
 static int
-on_read(struct rp_sink *s, struct stream *st, const struct rp_http_result *res,
+on_read(struct rp_sink *s, struct stream *st, const struct rp_sink_outcome *out,
         struct rp_error *err)
 {
-    struct rp_json_doc *doc = NULL;
-    struct rp_error perr;
-    int rc;
-
     if (st->marker && st->op == OP_READ_HEAD)
-        return on_marker_read(s, st, res, err);
-    if (res->status == 404 && st->op == OP_READ_HEAD) {
+        return on_marker_read(s, st, out, err);
+    if (out->kind == RP_SINK_NOT_FOUND && st->op == OP_READ_HEAD) {
         /* Deleted meanwhile: learn again by appending as to a new stream. */
         st->version = VERSION_UNKNOWN;
         st->op = OP_NONE;
         return 0;
     }
-    if (res->status != 200) {
-        char where[512], said[320];
+    if (out->kind == RP_SINK_BAD_ANSWER)
+        return rp_error_set(err, RP_EFORMAT,
+                            "stream '%s': the target's answer cannot be "
+                            "read: %s",
+                            st->name, out->words);
+    if (out->kind != RP_SINK_EVENTS) {
+        char where[512];
+        const char *h = out->kind == RP_SINK_DELETED ? deleted_hint : out->hint;
 
         describe(s, st, where, sizeof(where));
-        words(res, said, sizeof(said));
         return rp_error_set(err, RP_EREFUSED,
                             "%s: reading the stream to learn its position, "
                             "the target answered %s%s%s",
-                            where, said, hint(res->status)[0] ? "; " : "",
-                            hint(res->status));
+                            where, out->words, hint_sep(h), hint_text(h));
     }
-    if (rp_json_parse(&doc, res->body, res->body_len, &perr) < 0)
-        return rp_error_set(err, RP_EFORMAT,
-                            "stream '%s': the target's feed is not JSON: %s",
-                            st->name, perr.msg);
     if (st->op == OP_READ_HEAD)
-        rc =
-            on_read_head(s, st, rp_json_get(rp_json_root(doc), "entries"), err);
+        return on_read_head(s, st, out, err);
+    return on_read_fwd(s, st, out, err);
+}
+
+/* The outcome of the metadata write of rp_sink_cap_markers(): logged, and
+** nothing else changes whatever it is. */
+static void
+on_cap(struct rp_sink *s, const struct rp_sink_outcome *out)
+{
+    s->cap.state = 3;
+    if (out->kind == RP_SINK_WRITTEN)
+        rp_log(RP_LOG_INFO,
+               "checkpoint stream %s: the target keeps its last %" PRIu64
+               " events ($maxCount)",
+               s->cap.stream, s->cap.count);
     else
-        rc = on_read_fwd(s, st, rp_json_get(rp_json_root(doc), "entries"), err);
-    rp_json_free(doc);
-    return rc;
+        rp_log(RP_LOG_WARN,
+               "checkpoint stream %s: $maxCount %" PRIu64
+               " was not set (%s%s): the target keeps every checkpoint event",
+               s->cap.stream, s->cap.count,
+               out->no_answer ? "" : "the target answered ", out->words);
 }
 
 int
 rp_sink_done(struct rp_sink *s, struct rp_sink_req *req,
-             const struct rp_http_result *res, uint64_t now_ms,
+             const struct rp_sink_outcome *out, uint64_t now_ms,
              struct rp_error *err)
 {
-    struct stream *st = req_stream(req);
-    long code = res->status;
+    struct stream *st = req_active(req)->owner;
     int rc;
 
-    st->out = 0;
     s->in_flight--;
-    if (res->transport_error || code == 408 || code == 500 || code == 502 ||
-        code == 503 || code == 504 || code == 0) {
-        unknown(s, st, res, now_ms);
+    if (st == NULL) {
+        on_cap(s, out);
+        return 0;
+    }
+    st->out = 0;
+    if (out->kind == RP_SINK_LEADER && ++s->leader_hops <= MAX_LEADER_HOPS) {
+        /* Sent again at once, to the node the protocol now knows. */
+        schedule(s, st);
+        return 0;
+    }
+    if (out->kind == RP_SINK_UNKNOWN || out->kind == RP_SINK_LEADER) {
+        unknown(s, st, out, now_ms);
         schedule(s, st);
         return 0;
     }
     answered(s, now_ms);
-    if (req->post)
-        rc = on_append(s, st, res, err);
+    if (req->op == RP_SINK_APPEND)
+        rc = on_append(s, st, out, err);
     else
-        rc = on_read(s, st, res, err);
+        rc = on_read(s, st, out, err);
     if (rc < 0) {
         unlink_stream(s, st);
         return rc;
@@ -1359,10 +1336,14 @@ rp_sink_done(struct rp_sink *s, struct rp_sink_req *req,
 void
 rp_sink_abandon(struct rp_sink *s, struct rp_sink_req *req)
 {
-    struct stream *st = req_stream(req);
+    struct stream *st = req_active(req)->owner;
 
-    st->out = 0;
     s->in_flight--;
+    if (st == NULL) {
+        s->cap.state = 1;
+        return;
+    }
+    st->out = 0;
     schedule(s, st);
 }
 
@@ -1426,7 +1407,6 @@ rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
 {
     struct stream *st = marker_stream(s, stream);
     struct rp_event ev;
-    size_t off;
 
     if (s->markers_off)
         return 0;
@@ -1449,14 +1429,8 @@ rp_sink_put_marker(struct rp_sink *s, const char *stream, const char *json,
     ev.data = json;
     ev.data_len = json_len;
     memcpy(ev.id, id, 16);
-    off = st->text.len;
-    if (rp_event_add_json(&st->text, &ev) < 0)
+    if (push_event(s, st, &ev, 0, 0) < 0)
         return rp_error_set(err, RP_ELIMIT, "out of buffer space");
-    if (queue_count(st) == 0)
-        s->busy_streams++;
-    push_event(st, 0, 0, id, off);
-    s->queued_events++;
-    s->queued_bytes += st->q[st->qn - 1].len;
     schedule(s, st);
     return 0;
 }
@@ -1513,6 +1487,21 @@ int
 rp_sink_markers_off(const struct rp_sink *s)
 {
     return s->markers_off;
+}
+
+void
+rp_sink_cap_markers(struct rp_sink *s, const char *stream, uint64_t max_count,
+                    const unsigned char id[16])
+{
+    if (max_count == 0 || s->markers_off || s->cap.state != 0)
+        return;
+    free(s->cap.stream);
+    s->cap.stream = rp_xstrdup(stream);
+    s->cap.count = max_count;
+    memcpy(s->cap.id, id, 16);
+    snprintf(s->cap.data, sizeof(s->cap.data), "{\"$maxCount\":%" PRIu64 "}",
+             max_count);
+    s->cap.state = 1;
 }
 
 void

@@ -1,10 +1,13 @@
 /* The sink: per-stream queues of converted events, batches sent with the
 ** exact expected version of their stream (one request per stream at a
-** time), answers interpreted as DESIGN.md's table says, stream positions
-** learned from the target, and the acknowledged frontier of the store that
-** the checkpoint saves.  It builds requests and reads answers but does no
-** I/O itself: the loop carries requests over HTTP, so tests can drive every
-** answer by hand. */
+** time), outcomes interpreted as the answer table says (advance, reconcile,
+** retry the identical request, stop), stream positions learned from the
+** target, and the acknowledged frontier of the store that the checkpoint
+** saves.  It speaks no protocol and does no I/O: it hands out operations
+** (append these events to stream S after version E, read the head of S,
+** read S forward from N, write S's metadata) and takes back outcomes; a
+** protocol module (target.h) turns them into requests and answers, so tests
+** can drive every outcome by hand. */
 #ifndef RP_SINK_H
 #define RP_SINK_H
 
@@ -12,7 +15,6 @@
 #include <stdint.h>
 
 #include "event.h"
-#include "http.h"
 #include "store.h"
 #include "util.h"
 
@@ -21,8 +23,10 @@ struct rp_sink_options {
     const char *source_id;    /* as in the events' replicatedFrom metadata */
     int source_metadata;      /* 1: events carry replicatedFrom */
     size_t batch_events;      /* most events in one append (>= 1) */
-    size_t batch_bytes;       /* most body bytes in one append (one event
-                                 is always sent, whatever its size) */
+    size_t batch_bytes;       /* most bytes in one append, counted as each
+                                 event's type, data and metadata plus
+                                 RP_SINK_EVENT_OVERHEAD (one event is
+                                 always sent, whatever its size) */
     size_t max_event_bytes;   /* most data + metadata bytes of one event */
     size_t max_in_flight;     /* most requests out at once (>= 1) */
     size_t max_buffer_bytes;  /* queued event text before rp_sink_full() */
@@ -36,16 +40,113 @@ struct rp_sink_options {
     unsigned seed;            /* jitter seed (0: from the clock) */
 };
 
-/* A request the sink wants sent.  Borrowed from the sink: valid, unchanged,
-** until it is given back to rp_sink_done() or the sink is freed. */
+/* Bytes an event counts for in batch_bytes beyond its type, data and
+** metadata: its id and the framing around it on the wire. */
+#define RP_SINK_EVENT_OVERHEAD 64
+
+/* What the sink asks of the target. */
+enum rp_sink_op {
+    RP_SINK_APPEND,       /* append 'nevents' events to 'stream', whose last
+                             event number must be 'expected' */
+    RP_SINK_READ_HEAD,    /* read the last event of 'stream' */
+    RP_SINK_READ_FORWARD, /* read at most 'count' events of 'stream' from
+                             event number 'from' on, oldest first */
+    RP_SINK_SET_METADATA  /* write the metadata of 'stream': one event whose
+                             data is the metadata object (any version) */
+};
+
+/* 'expected' of an append to a stream that must not exist yet. */
+#define RP_SINK_NO_STREAM (-1)
+
+/* An operation the sink wants carried out.  Borrowed from the sink: valid,
+** unchanged, until it is given back to rp_sink_done() or
+** rp_sink_abandon(), or the sink is freed.  The same operation given out
+** again after an unknown outcome is the identical request: a protocol that
+** encodes it the same way sends the same bytes. */
 struct rp_sink_req {
-    int post;                   /* 1: POST body (append), 0: GET (read) */
-    const char *path;           /* path and query after the target's base
-                                   URL, e.g. "/streams/a%20b" */
-    const char *const *headers; /* NULL-terminated "Name: value" list */
-    const char *body;           /* POST body */
-    size_t body_len;            /* its length */
-    void *user;                 /* for the loop (the sink never reads it) */
+    int op;             /* an enum rp_sink_op */
+    const char *stream; /* target stream name (UTF-8, NUL-terminated) */
+    size_t stream_len;  /* bytes in 'stream' */
+    int64_t expected;   /* APPEND: last event number the stream must have
+                           (RP_SINK_NO_STREAM: it must not exist) */
+    size_t nevents;     /* APPEND, SET_METADATA: events to write, read with
+                           rp_sink_req_event() */
+    int64_t from;       /* READ_FORWARD: first event number wanted */
+    size_t count;       /* READ_HEAD, READ_FORWARD: most events wanted */
+    int require_leader; /* 1: only the cluster's leader may carry it out */
+    void *user;         /* for the caller (the sink never reads it) */
+};
+
+/* One event to write, in no protocol's form.  Its pointers are borrowed
+** from the sink until the sink is next changed (a call other than the
+** read-only ones): encode it at once. */
+struct rp_sink_event {
+    const unsigned char *id; /* 16 bytes, the event id (RFC 4122 order) */
+    const char *type;        /* event type, UTF-8 */
+    size_t type_len;
+    const char *data; /* the data: JSON text when data_json, else bytes */
+    size_t data_len;
+    int data_json;        /* 1: 'data' is one JSON value's text */
+    const char *metadata; /* JSON text, or NULL when the event has none */
+    size_t metadata_len;
+};
+
+/* Event 'i' (< req->nevents) of an APPEND or SET_METADATA operation. */
+void rp_sink_req_event(const struct rp_sink_req *req, size_t i,
+                       struct rp_sink_event *out);
+
+/* What became of an operation, in no protocol's terms. */
+enum rp_sink_kind {
+    RP_SINK_WRITTEN,       /* the events are in the stream (written now, or
+                              recognised as an exact repeat) */
+    RP_SINK_WRONG_VERSION, /* nothing written: the stream's last event number
+                              is 'number' (RP_SINK_NO_STREAM: none) */
+    RP_SINK_EVENTS,        /* a read's events, oldest first */
+    RP_SINK_NOT_FOUND,     /* a read found no such stream */
+    RP_SINK_DELETED,       /* the stream was deleted for good (tombstone) */
+    RP_SINK_UNKNOWN,       /* no definitive answer: the identical request
+                              goes again, after a back-off */
+    RP_SINK_LEADER,        /* not the leader; the protocol now knows which
+                              node is: the identical request goes again */
+    RP_SINK_REFUSED,       /* refused for good: the run stops */
+    RP_SINK_BAD_ANSWER     /* an answer that cannot be read: the run stops */
+};
+
+/* 'number' of a WRITTEN outcome that did not say where the events went. */
+#define RP_SINK_NO_NUMBER INT64_MIN
+
+/* One event of a read. */
+struct rp_sink_read_event {
+    int64_t number;       /* its event number in the stream */
+    int has_id;           /* 1 when 'id' is known */
+    unsigned char id[16]; /* its id */
+    const char *type;     /* its type (may be NULL) */
+    size_t type_len;      /* bytes in 'type' */
+    const char *data;     /* its data (may be NULL when not given) */
+    size_t data_len;      /* bytes in 'data' */
+    const char *metadata; /* its metadata bytes, or NULL */
+    size_t metadata_len;  /* bytes in 'metadata' */
+};
+
+/* An outcome.  Plain data: a protocol fills it from an answer, and unit
+** tests build it by hand.  Pointers are borrowed from whoever filled it,
+** for the rp_sink_done() call. */
+struct rp_sink_outcome {
+    int kind;                                /* an enum rp_sink_kind */
+    int64_t number;                          /* WRITTEN: last event number
+                                                written (RP_SINK_NO_NUMBER
+                                                when not said);
+                                                WRONG_VERSION: the stream's
+                                                current version */
+    const struct rp_sink_read_event *events; /* EVENTS: oldest first */
+    size_t nevents;                          /* how many */
+    uint64_t retry_after_ms; /* UNKNOWN: the server asked for this pause */
+    int no_answer;           /* 1: nothing came back ('words' is the
+                                transport's error) */
+    char words[400];         /* what the server said (status and reason,
+                                the start of its text), for messages */
+    const char *hint;        /* REFUSED: what the user can do (static text),
+                                or NULL */
 };
 
 /* Counters for logs and the progress line. */
@@ -104,12 +205,12 @@ struct rp_sink_req *rp_sink_next(struct rp_sink *s, uint64_t now_ms, int flush);
 ** nothing waits on time; the loop then waits for other reasons). */
 uint64_t rp_sink_wait_ms(const struct rp_sink *s, uint64_t now_ms);
 
-/* Give back 'req' with the answer 'res' at time 'now_ms'.  Returns 0 (the
-** answer was handled: advance, retry later, read, re-post), or RP_ECONFLICT
-** / RP_EREFUSED / RP_EFORMAT when the run must stop (err names the record,
-** the key, the stream and the server's words). */
+/* Give back 'req' with its outcome 'out' at time 'now_ms'.  Returns 0 (the
+** outcome was handled: advance, retry later, read, re-post), or
+** RP_ECONFLICT / RP_EREFUSED / RP_EFORMAT when the run must stop (err names
+** the record, the key, the stream and the server's words). */
 int rp_sink_done(struct rp_sink *s, struct rp_sink_req *req,
-                 const struct rp_http_result *res, uint64_t now_ms,
+                 const struct rp_sink_outcome *out, uint64_t now_ms,
                  struct rp_error *err);
 /* Give back 'req' unanswered (shutdown): its events stay unacknowledged. */
 void rp_sink_abandon(struct rp_sink *s, struct rp_sink_req *req);
@@ -144,9 +245,17 @@ void rp_sink_fetch_marker(struct rp_sink *s, const char *stream);
 ** last checkpoint event's data in *data (valid until the sink changes);
 ** RP_ENOENT when the stream has no event. */
 int rp_sink_marker_fetched(struct rp_sink *s, const char **data, size_t *len);
-/* 1 once the checkpoint stream was found deleted for good (410): no
-** checkpoint events are written or expected any more. */
+/* 1 once the checkpoint stream was found deleted for good: no checkpoint
+** events are written or expected any more. */
 int rp_sink_markers_off(const struct rp_sink *s);
+
+/* Ask the target, once, to keep only the last 'max_count' events of the
+** checkpoint stream 'stream' ($maxCount in its metadata), with the event id
+** 'id'.  The operation goes out first through rp_sink_next(); its outcome
+** is logged, and a refusal changes nothing else.  Nothing is asked when
+** the checkpoint stream is off. */
+void rp_sink_cap_markers(struct rp_sink *s, const char *stream,
+                         uint64_t max_count, const unsigned char id[16]);
 
 /* Set the frontier to 'pos' before any record was added (the resume point
 ** became known after the sink was made). */

@@ -1,10 +1,9 @@
-/* Tests of the event list, the deterministic ids and the event JSON. */
+/* Tests of the event list and the deterministic ids. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "event.h"
-#include "json.h"
 #include "util.h"
 #include "testutil.h"
 
@@ -112,55 +111,6 @@ START_TEST(test_event_parse_id)
 }
 END_TEST
 
-START_TEST(test_event_json_body)
-{
-    struct rp_event e;
-    struct rp_buf b;
-    struct rp_json_doc *doc = NULL;
-    struct rp_error err = {0};
-    const struct rp_json *root;
-
-    fill(&e, "customer-1", "Created \"quoted\"", "{\"Id\":1}", "{\"k\":\"v\"}");
-    ck_assert_int_eq(
-        rp_event_parse_id(e.id, "6d61517b-187f-5499-875d-cb4d1fa69976", 36), 0);
-    rp_buf_init(&b, 0);
-    ck_assert_int_eq(rp_event_add_json(&b, &e), 0);
-    ck_assert_int_eq(rp_json_parse(&doc, b.data, b.len, &err), 0);
-    root = rp_json_root(doc);
-    ck_assert_str_eq(rp_json_string(rp_json_get(root, "eventId")),
-                     "6d61517b-187f-5499-875d-cb4d1fa69976");
-    ck_assert_str_eq(rp_json_string(rp_json_get(root, "eventType")),
-                     "Created \"quoted\"");
-    ck_assert_int_eq(rp_json_get(root, "data")->type, RP_JSON_OBJECT);
-    ck_assert_str_eq(
-        rp_json_string(rp_json_get(rp_json_get(root, "metadata"), "k")), "v");
-    rp_json_free(doc);
-
-    /* Without metadata there is no metadata member. */
-    rp_buf_reset(&b);
-    fill(&e, "s", "T", "\"plain\"", NULL);
-    ck_assert_int_eq(rp_event_add_json(&b, &e), 0);
-    ck_assert_int_eq(rp_json_parse(&doc, b.data, b.len, &err), 0);
-    root = rp_json_root(doc);
-    ck_assert_ptr_null(rp_json_get(root, "metadata"));
-    ck_assert_str_eq(rp_json_string(rp_json_get(root, "data")), "plain");
-    rp_json_free(doc);
-    rp_buf_dispose(&b);
-}
-END_TEST
-
-START_TEST(test_event_json_body_limit)
-{
-    struct rp_event e;
-    struct rp_buf b;
-
-    fill(&e, "s", "T", "{\"long\":\"0123456789012345678901234567890\"}", NULL);
-    rp_buf_init(&b, 40);
-    ck_assert_int_eq(rp_event_add_json(&b, &e), RP_ELIMIT);
-    rp_buf_dispose(&b);
-}
-END_TEST
-
 Suite *event_suite(void);
 
 Suite *
@@ -171,8 +121,6 @@ event_suite(void)
 
     tcase_add_test(core, test_event_list_grows_and_keeps_strings);
     tcase_add_test(core, test_event_ids_match_uuid5);
-    tcase_add_test(core, test_event_json_body);
-    tcase_add_test(limits, test_event_json_body_limit);
     tcase_add_test(errors, test_event_parse_id);
     return s;
 }

@@ -1,13 +1,13 @@
 /* Tests of the sink: batches and expected versions, the answer table,
 ** learning a stream's position, reconciling after a wrong expected version,
-** and the acknowledged frontier.  Answers are built by hand: no network. */
+** and the acknowledged frontier.  Outcomes are built by hand: no protocol,
+** no network. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
-#include "json.h"
 #include "log.h"
 #include "sink.h"
 #include "testutil.h"
@@ -100,114 +100,121 @@ add(uint64_t sv, const char *streams)
     }
 }
 
-static struct rp_http_result
-answer(long status)
+static struct rp_sink_outcome
+outcome(int kind)
 {
-    struct rp_http_result r;
+    struct rp_sink_outcome r;
 
     memset(&r, 0, sizeof(r));
-    r.status = status;
-    r.body = "";
+    r.kind = kind;
+    r.number = RP_SINK_NO_NUMBER;
     return r;
 }
 
-static struct rp_http_result
-created(int64_t first)
+/* The events are written; the last one got number 'last'. */
+static struct rp_sink_outcome
+written(int64_t last)
 {
-    struct rp_http_result r = answer(201);
+    struct rp_sink_outcome r = outcome(RP_SINK_WRITTEN);
 
-    snprintf(r.location, sizeof(r.location),
-             "http://127.0.0.1:2113/streams/x/%lld", (long long)first);
+    r.number = last;
     return r;
 }
 
-static struct rp_http_result
+static struct rp_sink_outcome
 wrong_version(int64_t current)
 {
-    struct rp_http_result r = answer(400);
+    struct rp_sink_outcome r = outcome(RP_SINK_WRONG_VERSION);
 
-    snprintf(r.reason, sizeof(r.reason), "Wrong expected EventNumber");
-    r.has_current_version = 1;
-    r.current_version = current;
+    r.number = current;
     return r;
 }
 
-/* The expected version header of a request, or -99 for none. */
-static long long
-expected(const struct rp_sink_req *req)
+/* No definitive answer, with the server's 'words'. */
+static struct rp_sink_outcome
+unknown(const char *words)
 {
-    for (const char *const *h = req->headers; *h; h++)
-        if (strncmp(*h, "ES-ExpectedVersion: ", 20) == 0)
-            return atoll(*h + 20);
-    return -99;
+    struct rp_sink_outcome r = outcome(RP_SINK_UNKNOWN);
+
+    snprintf(r.words, sizeof(r.words), "%s", words);
+    return r;
 }
 
-/* Number of events in an append body (a JSON array). */
+/* The number of events of an append. */
 static size_t
 body_events(const struct rp_sink_req *req)
 {
-    struct rp_json_doc *doc = NULL;
-    size_t n;
-
-    ck_assert_int_eq(rp_json_parse(&doc, req->body, req->body_len, NULL), 0);
-    ck_assert_int_eq(rp_json_root(doc)->type, RP_JSON_ARRAY);
-    n = rp_json_root(doc)->len;
-    rp_json_free(doc);
-    return n;
+    ck_assert_int_eq(req->op, RP_SINK_APPEND);
+    return req->nevents;
 }
 
-/* Add a feed entry as the target shows it with embed=body to the feed 'b'
-** (empty: this is its first entry); feed() closes it. */
+/* Events read back, oldest first: up to 8, with the metadata text each
+** needs kept here. */
+struct feed {
+    struct rp_sink_read_event ev[8];
+    char meta[8][200];
+    size_t n;
+};
+
+/* Add the event number 'number' written from record 'sv', event 'index',
+** of source 'source' as the target shows it, after the ones added before
+** (oldest first). */
 static void
-entry(struct rp_buf *b, int number, uint64_t sv, uint32_t index,
+entry(struct feed *f, int number, uint64_t sv, uint32_t index,
       const char *source)
 {
-    unsigned char id[16];
-    char ids[37], meta[200];
+    struct rp_sink_read_event *e = &f->ev[f->n];
 
-    make_id(id, sv, index);
-    rp_event_format_id(ids, id);
-    snprintf(meta, sizeof(meta),
+    ck_assert_uint_lt(f->n, 8);
+    memset(e, 0, sizeof(*e));
+    e->number = number;
+    e->has_id = 1;
+    make_id(e->id, sv, index);
+    e->type = "T";
+    e->type_len = 1;
+    snprintf(f->meta[f->n], sizeof(f->meta[f->n]),
              "{\"replicatedFrom\":{\"source\":\"%s\",\"storeVersion\":%d,"
              "\"index\":%d}}",
              source, (int)sv, (int)index);
-    if (b->len == 0)
-        rp_buf_adds(b, "{\"entries\":[");
-    else
-        rp_buf_addc(b, ',');
-    rp_buf_printf(b,
-                  "{\"eventId\":\"%s\",\"eventType\":\"T\",\"eventNumber\":%d,"
-                  "\"metaData\":",
-                  ids, number);
-    rp_json_add_string(b, meta, strlen(meta));
-    rp_buf_addc(b, '}');
+    e->metadata = f->meta[f->n];
+    e->metadata_len = strlen(f->meta[f->n]);
+    f->n++;
 }
 
-/* The 200 answer carrying the feed 'b' made by entry(). */
-static struct rp_http_result
-feed(struct rp_buf *b)
+/* The outcome of a read that found the events of 'f'. */
+static struct rp_sink_outcome
+feed(struct feed *f)
 {
-    struct rp_http_result r = answer(200);
+    struct rp_sink_outcome r = outcome(RP_SINK_EVENTS);
 
-    rp_buf_adds(b, "]}");
-    r.body = b->data;
-    r.body_len = b->len;
+    r.events = f->ev;
+    r.nevents = f->n;
     return r;
 }
 
-/* Give 'req' the answer 'r', which the sink must accept. */
+/* Give 'req' the outcome 'r', which the sink must accept. */
 static void
-answered(struct rp_sink_req *req, struct rp_http_result r)
+answered(struct rp_sink_req *req, struct rp_sink_outcome r)
 {
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
 }
 
 /* answered(), then return the next request. */
 static struct rp_sink_req *
-reply(struct rp_sink_req *req, struct rp_http_result r)
+reply(struct rp_sink_req *req, struct rp_sink_outcome r)
 {
     answered(req, r);
     return rp_sink_next(sink, 0, 1);
+}
+
+/* 1 when 'req' is an append of 'n' events to 'stream' after 'expected'. */
+static int
+is_append(const struct rp_sink_req *req, const char *stream, int64_t expected,
+          size_t n)
+{
+    return req != NULL && req->op == RP_SINK_APPEND &&
+           strcmp(req->stream, stream) == 0 && req->expected == expected &&
+           req->nevents == n;
 }
 
 START_TEST(test_sink_batches_in_order_with_exact_versions)
@@ -219,33 +226,60 @@ START_TEST(test_sink_batches_in_order_with_exact_versions)
         add(sv, "s");
     /* Full batch of 3 goes without flush; one request per stream. */
     req = rp_sink_next(sink, 0, 0);
-    ck_assert_ptr_nonnull(req);
-    ck_assert_int_eq(req->post, 1);
-    ck_assert_str_eq(req->path, "/streams/s");
-    ck_assert_int_eq(expected(req), -1);
-    ck_assert_int_eq(body_events(req), 3);
+    ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 3));
+    ck_assert_int_eq(req->require_leader, 0);
     ck_assert_ptr_null(rp_sink_next(sink, 0, 1));
-    answered(req, created(0));
+    answered(req, written(2));
     rp_sink_frontier(sink, &pos);
     ck_assert_int_eq(pos.store_version, 3);
     ck_assert_int_eq(pos.offset, 300);
     /* The rest (2 events) is a partial batch: only with flush. */
     ck_assert_ptr_null(rp_sink_next(sink, 0, 0));
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_ptr_nonnull(req);
-    ck_assert_int_eq(expected(req), 2);
-    ck_assert_int_eq(body_events(req), 2);
-    answered(req, created(3));
+    ck_assert(is_append(req, "s", 2, 2));
+    answered(req, written(4));
     rp_sink_frontier(sink, &pos);
     ck_assert_int_eq(pos.store_version, 5);
     ck_assert_int_eq(rp_sink_idle(sink), 1);
 }
 END_TEST
 
+/* The events of an append as the protocol sees them: id, type, data (JSON
+** text), metadata, in queue order. */
+START_TEST(test_sink_events_in_neutral_form)
+{
+    struct rp_sink_req *req;
+    struct rp_sink_event ev;
+    unsigned char id[16];
+    char meta[160];
+
+    add(1, "s,s");
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 2));
+    for (size_t i = 0; i < 2; i++) {
+        rp_sink_req_event(req, i, &ev);
+        make_id(id, 1, (uint32_t)i);
+        ck_assert(memcmp(ev.id, id, 16) == 0);
+        ck_assert_int_eq(ev.type_len, 1);
+        ck_assert(memcmp(ev.type, "T", 1) == 0);
+        ck_assert_int_eq(ev.data_len, 7);
+        ck_assert(memcmp(ev.data, "{\"a\":1}", 7) == 0);
+        ck_assert_int_eq(ev.data_json, 1);
+        snprintf(meta, sizeof(meta),
+                 "{\"replicatedFrom\":{\"source\":\"src\","
+                 "\"storeVersion\":1,\"index\":%d}}",
+                 (int)i);
+        ck_assert_ptr_nonnull(ev.metadata);
+        ck_assert_uint_eq(ev.metadata_len, strlen(meta));
+        ck_assert(memcmp(ev.metadata, meta, ev.metadata_len) == 0);
+    }
+}
+END_TEST
+
 START_TEST(test_sink_frontier_waits_for_every_stream)
 {
     struct rp_sink_req *a, *b;
-    struct rp_http_result r = created(0);
+    struct rp_sink_outcome r = written(0);
     struct rp_store_pos pos;
 
     add(1, "a,b");
@@ -254,7 +288,7 @@ START_TEST(test_sink_frontier_waits_for_every_stream)
     b = rp_sink_next(sink, 0, 1);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
-    ck_assert_str_eq(a->path, "/streams/a");
+    ck_assert_str_eq(a->stream, "a");
     ck_assert_int_eq(rp_sink_done(sink, a, &r, 0, &err), 0);
     rp_sink_frontier(sink, &pos);
     ck_assert_int_eq(pos.store_version, 0);
@@ -268,110 +302,133 @@ END_TEST
 START_TEST(test_sink_retries_identical_request)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r;
-    char body[256];
-    long long e;
+    struct rp_sink_outcome r;
 
     add(1, "s");
     req = rp_sink_next(sink, 1000, 1);
-    ck_assert_ptr_nonnull(req);
-    snprintf(body, sizeof(body), "%.*s", (int)req->body_len, req->body);
-    e = expected(req);
-    r = answer(0);
-    r.transport_error = 1;
-    snprintf(r.error, sizeof(r.error), "Connection refused");
+    ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 1));
+    r = unknown("Connection refused");
+    r.no_answer = 1;
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 1000, &err), 0);
     ck_assert_int_eq(rp_sink_outage(sink, NULL), 1);
     /* Backed off: nothing now, something after the delay. */
     ck_assert_ptr_null(rp_sink_next(sink, 1000, 1));
     ck_assert_uint_gt(rp_sink_wait_ms(sink, 1000), 0);
     req = rp_sink_next(sink, 1000 + rp_sink_wait_ms(sink, 1000), 1);
-    ck_assert_ptr_nonnull(req);
-    ck_assert_int_eq(expected(req), e);
-    ck_assert_int_eq(req->body_len, strlen(body));
-    ck_assert(memcmp(req->body, body, req->body_len) == 0);
-    /* 500, 503, 408: the same again; Retry-After is honoured. */
-    r = answer(503);
-    r.retry_after_s = 5;
+    ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 1));
+    /* The server's pause is honoured. */
+    r = unknown("503 Service Unavailable");
+    r.retry_after_ms = 5000;
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 2000, &err), 0);
     ck_assert_uint_ge(rp_sink_wait_ms(sink, 2000), 5000);
     req = rp_sink_next(sink, 7000, 1);
-    ck_assert_ptr_nonnull(req);
-    ck_assert_int_eq(expected(req), e);
-    r = created(0);
+    ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 1));
+    r = written(0);
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 7000, &err), 0);
     ck_assert_int_eq(rp_sink_outage(sink, NULL), 0);
     ck_assert_int_eq(rp_sink_idle(sink), 1);
 }
 END_TEST
 
+/* Leader elsewhere: the same request goes again at once (the protocol
+** follows the leader), a few times; then it backs off like an outage. */
+START_TEST(test_sink_leader_elsewhere_resends_at_once)
+{
+    struct rp_sink_req *req;
+    struct rp_sink_outcome r = outcome(RP_SINK_LEADER);
+    struct rp_sink_options o;
+    int hops = 0;
+
+    rp_sink_free(sink);
+    memset(&o, 0, sizeof(o));
+    o.source_id = "src";
+    o.batch_events = 10;
+    o.batch_bytes = 1 << 20;
+    o.max_in_flight = 4;
+    o.cluster = 1;
+    ck_assert_int_eq(rp_sink_new(&sink, &o, NULL, &err), 0);
+    add(1, "s");
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_int_eq(req->require_leader, 1);
+    snprintf(r.words, sizeof(r.words), "not the leader");
+    for (;;) {
+        ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 1));
+        ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
+        req = rp_sink_next(sink, 0, 1);
+        if (req == NULL)
+            break;
+        hops++;
+    }
+    ck_assert_int_ge(hops, 1);
+    ck_assert_int_le(hops, 5);
+    ck_assert_int_eq(rp_sink_outage(sink, NULL), 1);
+    ck_assert_uint_gt(rp_sink_wait_ms(sink, 0), 0);
+}
+END_TEST
+
 START_TEST(test_sink_learns_existing_stream_from_head)
 {
     struct rp_sink_req *req;
-    struct rp_buf b;
+    struct feed f = {0};
     struct rp_sink_stats st;
 
     for (uint64_t sv = 1; sv <= 4; sv++)
         add(sv, "s");
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_int_eq(expected(req), -1);
+    ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 3));
     req = reply(req, wrong_version(6));
     ck_assert_ptr_nonnull(req);
-    ck_assert_int_eq(req->post, 0);
-    ck_assert_str_eq(req->path, "/streams/s/head/backward/1?embed=body");
+    ck_assert_int_eq(req->op, RP_SINK_READ_HEAD);
+    ck_assert_str_eq(req->stream, "s");
+    ck_assert_int_eq(req->count, 1);
     /* The target's last event came from record 2: records 1-2 are there. */
-    rp_buf_init(&b, 0);
-    entry(&b, 6, 2, 0, "src");
-    req = reply(req, feed(&b));
-    ck_assert_ptr_nonnull(req);
-    ck_assert_int_eq(req->post, 1);
-    ck_assert_int_eq(expected(req), 6);
-    ck_assert_int_eq(body_events(req), 2);
-    answered(req, created(7));
+    entry(&f, 6, 2, 0, "src");
+    req = reply(req, feed(&f));
+    ck_assert(is_append(req, "s", 6, 2));
+    answered(req, written(8));
     rp_sink_get_stats(sink, &st);
     ck_assert_int_eq(st.events_acked, 4);
     ck_assert_int_eq(st.events_skipped, 2);
     ck_assert_int_eq(rp_sink_idle(sink), 1);
-    /* Events at or before what the target holds are dropped on arrival. */
-    rp_buf_dispose(&b);
+}
+END_TEST
+
+/* A written outcome that does not say where the events went: after the
+** expected version. */
+START_TEST(test_sink_written_without_number)
+{
+    struct rp_sink_req *req;
+
+    for (uint64_t sv = 1; sv <= 4; sv++)
+        add(sv, "s");
+    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, outcome(RP_SINK_WRITTEN));
+    ck_assert(is_append(req, "s", 2, 1));
 }
 END_TEST
 
 START_TEST(test_sink_reconciles_partial_overlap)
 {
     struct rp_sink_req *req;
-    struct rp_buf b;
+    struct feed f = {0};
 
     add(1, "s");
     req = rp_sink_next(sink, 0, 1);
-    answered(req, created(0));
+    answered(req, written(0));
     for (uint64_t sv = 2; sv <= 4; sv++)
         add(sv, "s");
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_int_eq(expected(req), 0);
+    ck_assert(is_append(req, "s", 0, 3));
     /* The target holds records 2 and 3 already (a lost answer before a
     ** restart, say): the whole batch is refused. */
     req = reply(req, wrong_version(2));
-    ck_assert_int_eq(req->post, 0);
-    ck_assert_str_eq(req->path, "/streams/s/1/forward/2?embed=body");
-    rp_buf_init(&b, 0);
-    entry(&b, 2, 3, 0, "src"); /* newest first */
-    entry(&b, 1, 2, 0, "src");
-    req = reply(req, feed(&b));
-    ck_assert_int_eq(req->post, 1);
-    ck_assert_int_eq(expected(req), 2);
-    ck_assert_int_eq(body_events(req), 1);
-    rp_buf_dispose(&b);
-}
-END_TEST
-
-START_TEST(test_sink_url_encodes_stream)
-{
-    struct rp_sink_req *req;
-
-    add(1, "a b/c$d");
-    req = rp_sink_next(sink, 0, 1);
-    ck_assert_str_eq(req->path, "/streams/a%20b%2Fc%24d");
+    ck_assert_int_eq(req->op, RP_SINK_READ_FORWARD);
+    ck_assert_int_eq(req->from, 1);
+    ck_assert_int_eq(req->count, 2);
+    entry(&f, 1, 2, 0, "src");
+    entry(&f, 2, 3, 0, "src");
+    req = reply(req, feed(&f));
+    ck_assert(is_append(req, "s", 2, 1));
 }
 END_TEST
 
@@ -388,7 +445,7 @@ collect_count(void *ctx, const char *key, size_t key_len, uint64_t count)
 START_TEST(test_sink_frontier_counts_of_unacked_keys)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r = created(0);
+    struct rp_sink_outcome r = written(0);
     char seen[256] = "";
 
     add(1, "a"); /* key k1, stream version 1 */
@@ -396,7 +453,7 @@ START_TEST(test_sink_frontier_counts_of_unacked_keys)
     add(3, "c"); /* k1 2 */
     add(4, "b"); /* k0 2 */
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_str_eq(req->path, "/streams/a");
+    ck_assert_str_eq(req->stream, "a");
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), 0);
     /* Record 1 is acknowledged; 2-4 are not: at the frontier k0 had no
     ** record and k1 had one.  Each key once, oldest record first. */
@@ -444,24 +501,37 @@ START_TEST(test_sink_buffer_bound_stops_reading)
 }
 END_TEST
 
+/* batch_bytes counts type, data and metadata and RP_SINK_EVENT_OVERHEAD
+** per event; one event always goes. */
 START_TEST(test_sink_batch_bytes_limit)
 {
     struct rp_sink_req *req;
     struct rp_sink_options o;
+    struct rp_sink_event ev;
+    size_t one;
 
     rp_sink_free(sink);
     memset(&o, 0, sizeof(o));
     o.source_id = "src";
     o.batch_events = 100;
-    o.batch_bytes = 300; /* about one event of add()'s */
+    o.batch_bytes = 1000;
     o.max_in_flight = 1;
+    ck_assert_int_eq(rp_sink_new(&sink, &o, NULL, &err), 0);
+    for (uint64_t sv = 1; sv <= 20; sv++)
+        add(sv, "s");
+    req = rp_sink_next(sink, 0, 0);
+    ck_assert_ptr_nonnull(req);
+    rp_sink_req_event(req, 0, &ev);
+    one = ev.type_len + ev.data_len + ev.metadata_len + RP_SINK_EVENT_OVERHEAD;
+    ck_assert_int_eq(body_events(req), 1000 / one);
+    rp_sink_free(sink);
+    o.batch_bytes = 10; /* less than one event */
     ck_assert_int_eq(rp_sink_new(&sink, &o, NULL, &err), 0);
     add(1, "s");
     add(2, "s");
     req = rp_sink_next(sink, 0, 0);
     ck_assert_ptr_nonnull(req);
     ck_assert_int_eq(body_events(req), 1);
-    ck_assert_uint_le(req->body_len, 300);
 }
 END_TEST
 
@@ -496,73 +566,96 @@ START_TEST(test_sink_refuses_oversized_event)
 }
 END_TEST
 
-/* Answers that stop the run, and what their message must name. */
+/* Outcomes that stop the run, the error code, and what the message must
+** name besides the place. */
 static const struct {
-    long status;
+    int kind;
+    const char *hint;
+    int code;
     const char *needle;
 } stops[] = {
-    {401, "credentials"}, {404, "atom-pub"}, {406, "406"},
-    {410, "deleted"},     {413, "larger"},   {415, "415"},
-    {400, "Bad things"},
+    {RP_SINK_REFUSED, "check the credentials", RP_EREFUSED, "credentials"},
+    {RP_SINK_REFUSED, NULL, RP_EREFUSED, "Bad things"},
+    {RP_SINK_DELETED, NULL, RP_EREFUSED, "deleted for good"},
+    {RP_SINK_BAD_ANSWER, NULL, RP_EFORMAT, "Bad things"},
+    {RP_SINK_EVENTS, NULL, RP_EFORMAT, "does not fit"},
 };
 
 START_TEST(test_sink_stops_on_refusal)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r = answer(stops[_i].status);
+    struct rp_sink_outcome r = outcome(stops[_i].kind);
 
     add(1, "s");
     add(2, "s");
     req = rp_sink_next(sink, 0, 1);
-    snprintf(r.reason, sizeof(r.reason), "Bad things");
-    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_EREFUSED);
+    snprintf(r.words, sizeof(r.words), "Bad things");
+    r.hint = stops[_i].hint;
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), stops[_i].code);
     ck_assert_ptr_nonnull(strstr(err.msg, stops[_i].needle));
+    ck_assert_ptr_nonnull(strstr(err.msg, "Bad things"));
     ck_assert_ptr_nonnull(strstr(err.msg, "record 1 (key 'k1')"));
     ck_assert_ptr_nonnull(strstr(err.msg, "stream 's'"));
     ck_assert_int_eq(rp_sink_idle(sink), 0);
 }
 END_TEST
 
+/* A read that cannot be read stops the run, naming the stream. */
+START_TEST(test_sink_stops_on_unreadable_read)
+{
+    struct rp_sink_req *req;
+    struct rp_sink_outcome r = outcome(RP_SINK_BAD_ANSWER);
+
+    add(1, "s");
+    req = rp_sink_next(sink, 0, 1);
+    req = reply(req, wrong_version(3));
+    ck_assert_int_eq(req->op, RP_SINK_READ_HEAD);
+    snprintf(r.words, sizeof(r.words), "the feed is not JSON");
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "stream 's'"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "not JSON"));
+}
+END_TEST
+
 START_TEST(test_sink_conflict_on_foreign_head)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r;
-    struct rp_buf b;
+    struct rp_sink_outcome r;
+    struct feed f = {0};
 
     add(1, "s");
     req = rp_sink_next(sink, 0, 1);
     req = reply(req, wrong_version(0));
-    rp_buf_init(&b, 0);
-    entry(&b, 0, 9, 0, "another-store");
-    r = feed(&b);
+    entry(&f, 0, 9, 0, "another-store");
+    r = feed(&f);
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "conflict"));
     ck_assert_ptr_nonnull(strstr(err.msg, "stream 's'"));
     ck_assert_ptr_nonnull(strstr(err.msg, "record 1"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "type 'T'"));
     ck_assert_ptr_null(rp_sink_next(sink, 0, 1));
-    rp_buf_dispose(&b);
 }
 END_TEST
 
 START_TEST(test_sink_conflict_on_foreign_event_after_version)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r;
-    struct rp_buf b;
+    struct rp_sink_outcome r;
+    struct feed f = {0};
 
     add(1, "s");
     req = rp_sink_next(sink, 0, 1);
-    answered(req, created(0));
+    answered(req, written(0));
     add(2, "s");
     req = rp_sink_next(sink, 0, 1);
     req = reply(req, wrong_version(1));
-    ck_assert_str_eq(req->path, "/streams/s/1/forward/1?embed=body");
-    rp_buf_init(&b, 0);
-    entry(&b, 1, 77, 0, "src"); /* ours by metadata, but not the next id */
-    r = feed(&b);
+    ck_assert_int_eq(req->op, RP_SINK_READ_FORWARD);
+    ck_assert_int_eq(req->from, 1);
+    ck_assert_int_eq(req->count, 1);
+    entry(&f, 1, 77, 0, "src"); /* ours by metadata, but not the next id */
+    r = feed(&f);
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "event 1"));
-    rp_buf_dispose(&b);
 }
 END_TEST
 
@@ -571,14 +664,14 @@ END_TEST
 START_TEST(test_sink_stops_when_stream_lost_events)
 {
     struct rp_sink_req *req;
-    struct rp_http_result r = wrong_version(-1);
+    struct rp_sink_outcome r = wrong_version(-1);
 
     add(1, "s");
     req = rp_sink_next(sink, 0, 1);
-    answered(req, created(0));
+    answered(req, written(0));
     add(2, "s");
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_int_eq(expected(req), 0);
+    ck_assert(is_append(req, "s", 0, 1));
     ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "record 2"));
     ck_assert_ptr_nonnull(strstr(err.msg, "up to number 0"));
@@ -586,6 +679,19 @@ START_TEST(test_sink_stops_when_stream_lost_events)
     ck_assert_ptr_null(rp_sink_next(sink, 0, 1));
 }
 END_TEST
+
+/* 1 when event 'i' of 'req' has the data 'data'. */
+static int
+event_data_is(const struct rp_sink_req *req, size_t i, const char *data)
+{
+    struct rp_sink_event ev;
+
+    rp_sink_req_event(req, i, &ev);
+    return ev.data_len == strlen(data) &&
+           memcmp(ev.data, data, ev.data_len) == 0 && ev.type_len == 20 &&
+           memcmp(ev.type, "ReplicatorCheckpoint", 20) == 0 &&
+           ev.metadata == NULL;
+}
 
 START_TEST(test_sink_checkpoint_events)
 {
@@ -600,8 +706,9 @@ START_TEST(test_sink_checkpoint_events)
     rp_sink_fetch_marker(sink, "ckpt-src");
     ck_assert_int_eq(rp_sink_marker_fetched(sink, &data, &len), 0);
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_str_eq(req->path, "/streams/ckpt-src/head/backward/1?embed=body");
-    answered(req, answer(404));
+    ck_assert_int_eq(req->op, RP_SINK_READ_HEAD);
+    ck_assert_str_eq(req->stream, "ckpt-src");
+    answered(req, outcome(RP_SINK_NOT_FOUND));
     ck_assert_int_eq(rp_sink_marker_fetched(sink, &data, &len), RP_ENOENT);
     /* An unsent checkpoint is replaced by a newer one. */
     ck_assert_int_eq(
@@ -610,22 +717,102 @@ START_TEST(test_sink_checkpoint_events)
         rp_sink_put_marker(sink, "ckpt-src", "{\"n\":2}", 7, id2, &err), 0);
     ck_assert_int_eq(rp_sink_marker_pending(sink), 1);
     req = rp_sink_next_marker(sink, 0);
-    ck_assert_ptr_nonnull(req);
-    ck_assert_int_eq(body_events(req), 1);
-    ck_assert_ptr_nonnull(strstr(req->body, "\"n\":2"));
-    ck_assert_int_eq(expected(req), -1);
+    ck_assert(is_append(req, "ckpt-src", RP_SINK_NO_STREAM, 1));
+    ck_assert(event_data_is(req, 0, "{\"n\":2}"));
     /* Someone (an earlier run) wrote checkpoints: append after them. */
     ck_assert_int_eq(
         rp_sink_put_marker(sink, "ckpt-src", "{\"n\":3}", 7, id3, &err), 0);
     answered(req, wrong_version(4));
     /* The refused batch is rebuilt with what is queued now. */
     req = rp_sink_next_marker(sink, 0);
-    ck_assert_int_eq(expected(req), 4);
-    ck_assert_int_eq(body_events(req), 2);
-    ck_assert_ptr_nonnull(strstr(req->body, "\"n\":3"));
-    answered(req, created(5));
+    ck_assert(is_append(req, "ckpt-src", 4, 2));
+    ck_assert(event_data_is(req, 1, "{\"n\":3}"));
+    answered(req, written(6));
     ck_assert_int_eq(rp_sink_marker_pending(sink), 0);
     ck_assert_int_eq(rp_sink_idle(sink), 1);
+}
+END_TEST
+
+/* The checkpoint stream's last event is read back, with its data. */
+START_TEST(test_sink_checkpoint_fetched)
+{
+    struct rp_sink_req *req;
+    struct rp_sink_read_event e;
+    struct rp_sink_outcome r = outcome(RP_SINK_EVENTS);
+    const char *data;
+    size_t len;
+
+    rp_sink_fetch_marker(sink, "ckpt-src");
+    req = rp_sink_next(sink, 0, 1);
+    memset(&e, 0, sizeof(e));
+    e.number = 7;
+    e.data = "{\"storeVersion\":3}";
+    e.data_len = strlen(e.data);
+    r.events = &e;
+    r.nevents = 1;
+    answered(req, r);
+    ck_assert_int_eq(rp_sink_marker_fetched(sink, &data, &len), 1);
+    ck_assert_int_eq(len, e.data_len);
+    ck_assert(memcmp(data, e.data, len) == 0);
+    /* The next checkpoint goes after it. */
+    ck_assert_int_eq(
+        rp_sink_put_marker(sink, "ckpt-src", "{}", 2,
+                           (const unsigned char *)"0123456789abcdef", &err),
+        0);
+    req = rp_sink_next_marker(sink, 0);
+    ck_assert(is_append(req, "ckpt-src", 7, 1));
+}
+END_TEST
+
+/* A checkpoint stream deleted for good: no more checkpoint events, no
+** stop. */
+START_TEST(test_sink_checkpoint_stream_deleted)
+{
+    static const unsigned char id1[16] = {1, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
+    struct rp_sink_req *req;
+
+    ck_assert_int_eq(
+        rp_sink_put_marker(sink, "ckpt-src", "{\"n\":1}", 7, id1, &err), 0);
+    req = rp_sink_next_marker(sink, 0);
+    answered(req, outcome(RP_SINK_DELETED));
+    ck_assert_int_eq(rp_sink_markers_off(sink), 1);
+    ck_assert_int_eq(rp_sink_marker_pending(sink), 0);
+    ck_assert_int_eq(rp_sink_idle(sink), 1);
+}
+END_TEST
+
+/* The checkpoint stream's $maxCount: one metadata write that goes first,
+** is not retried, and whatever its outcome stops nothing. */
+START_TEST(test_sink_cap_markers_once)
+{
+    static const unsigned char id[16] = {9, 0, 0, 0, 0, 0, 0x50, 0, 0x80};
+    struct rp_sink_req *req;
+    struct rp_sink_event ev;
+
+    add(1, "s");
+    rp_sink_cap_markers(sink, "ckpt-src", 50, id);
+    ck_assert_int_eq(rp_sink_idle(sink), 0);
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert_int_eq(req->op, RP_SINK_SET_METADATA);
+    ck_assert_str_eq(req->stream, "ckpt-src");
+    ck_assert_int_eq(req->nevents, 1);
+    rp_sink_req_event(req, 0, &ev);
+    ck_assert(memcmp(ev.id, id, 16) == 0);
+    ck_assert_int_eq(ev.type_len, 9);
+    ck_assert(memcmp(ev.type, "$metadata", 9) == 0);
+    ck_assert_int_eq(ev.data_json, 1);
+    ck_assert_int_eq(ev.data_len, strlen("{\"$maxCount\":50}"));
+    ck_assert(memcmp(ev.data, "{\"$maxCount\":50}", ev.data_len) == 0);
+    answered(req, unknown("503 Service Unavailable"));
+    ck_assert_int_eq(rp_sink_outage(sink, NULL), 0);
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert(is_append(req, "s", RP_SINK_NO_STREAM, 1));
+    answered(req, written(0));
+    ck_assert_ptr_null(rp_sink_next(sink, 0, 1));
+    ck_assert_int_eq(rp_sink_idle(sink), 1);
+    /* Asked once per run. */
+    rp_sink_cap_markers(sink, "ckpt-src", 50, id);
+    ck_assert_ptr_null(rp_sink_next(sink, 0, 1));
 }
 END_TEST
 
@@ -633,7 +820,7 @@ START_TEST(test_sink_forgotten_stream_is_learned_again)
 {
     struct rp_sink_options o;
     struct rp_sink_req *req;
-    struct rp_buf b;
+    struct feed f = {0};
 
     rp_sink_free(sink);
     memset(&o, 0, sizeof(o));
@@ -646,24 +833,20 @@ START_TEST(test_sink_forgotten_stream_is_learned_again)
     ck_assert_int_eq(rp_sink_new(&sink, &o, NULL, &err), 0);
     add(1, "a");
     req = rp_sink_next(sink, 0, 1);
-    answered(req, created(0));
+    answered(req, written(0));
     add(2, "b"); /* 'a' is idle and beyond the bound: forgotten */
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_str_eq(req->path, "/streams/b");
-    answered(req, created(0));
+    ck_assert(is_append(req, "b", RP_SINK_NO_STREAM, 1));
+    answered(req, written(0));
     add(3, "a");
     req = rp_sink_next(sink, 0, 1);
-    ck_assert_str_eq(req->path, "/streams/a");
-    ck_assert_int_eq(expected(req), -1);
+    ck_assert(is_append(req, "a", RP_SINK_NO_STREAM, 1));
     req = reply(req, wrong_version(0));
-    ck_assert_str_eq(req->path, "/streams/a/head/backward/1?embed=body");
-    rp_buf_init(&b, 0);
-    entry(&b, 0, 1, 0, "src");
-    req = reply(req, feed(&b));
-    ck_assert_int_eq(req->post, 1);
-    ck_assert_int_eq(expected(req), 0);
-    ck_assert_int_eq(body_events(req), 1);
-    rp_buf_dispose(&b);
+    ck_assert_int_eq(req->op, RP_SINK_READ_HEAD);
+    ck_assert_str_eq(req->stream, "a");
+    entry(&f, 0, 1, 0, "src");
+    req = reply(req, feed(&f));
+    ck_assert(is_append(req, "a", 0, 1));
 }
 END_TEST
 
@@ -676,13 +859,18 @@ sink_suite(void)
     Suite *s = rp_test_suite("sink", &core, &limits, &errors, setup, teardown);
 
     tcase_add_test(core, test_sink_batches_in_order_with_exact_versions);
+    tcase_add_test(core, test_sink_events_in_neutral_form);
     tcase_add_test(core, test_sink_frontier_waits_for_every_stream);
     tcase_add_test(core, test_sink_retries_identical_request);
+    tcase_add_test(core, test_sink_leader_elsewhere_resends_at_once);
     tcase_add_test(core, test_sink_learns_existing_stream_from_head);
+    tcase_add_test(core, test_sink_written_without_number);
     tcase_add_test(core, test_sink_reconciles_partial_overlap);
-    tcase_add_test(core, test_sink_url_encodes_stream);
     tcase_add_test(core, test_sink_frontier_counts_of_unacked_keys);
     tcase_add_test(core, test_sink_checkpoint_events);
+    tcase_add_test(core, test_sink_checkpoint_fetched);
+    tcase_add_test(core, test_sink_checkpoint_stream_deleted);
+    tcase_add_test(core, test_sink_cap_markers_once);
     tcase_add_test(limits, test_sink_forgotten_stream_is_learned_again);
     tcase_add_test(limits, test_sink_in_flight_limit_and_full);
     tcase_add_test(limits, test_sink_buffer_bound_stops_reading);
@@ -690,6 +878,7 @@ sink_suite(void)
     tcase_add_test(limits, test_sink_refuses_oversized_event);
     tcase_add_loop_test(errors, test_sink_stops_on_refusal, 0,
                         (int)(sizeof(stops) / sizeof(stops[0])));
+    tcase_add_test(errors, test_sink_stops_on_unreadable_read);
     tcase_add_test(errors, test_sink_conflict_on_foreign_head);
     tcase_add_test(errors, test_sink_conflict_on_foreign_event_after_version);
     tcase_add_test(errors, test_sink_stops_when_stream_lost_events);
