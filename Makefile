@@ -112,9 +112,12 @@ unit: all $(TEST_RUNNER)
 e2e: all
 	$(TEST_ENV) $(PYTHON) tests/pyrun.py tests/e2e tests/emu
 
+# The unit tests, then the end-to-end tests that run every command under
+# valgrind (tests/e2e/test_valgrind.py: a replication into the emulator).
 valgrind: all $(TEST_RUNNER)
 	$(TEST_ENV) CK_FORK=no valgrind --leak-check=full --error-exitcode=1 \
 	  --errors-for-leak-kinds=definite $(TEST_RUNNER)
+	$(TEST_ENV) RP_TEST_FILTER=test_valgrind $(PYTHON) tests/pyrun.py tests/e2e
 
 deps:
 	@sh tools/deps.sh

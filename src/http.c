@@ -566,11 +566,10 @@ rp_http_perform(struct rp_http *h, struct rp_http_req *req,
         return rp_error_set(err, RP_EIO, "libcurl: cannot create a handle");
     s->req = req;
     s->redirects = 0;
-    if ((rc = copy_url(s->url, sizeof(s->url), req->url, err)) < 0)
-        return rc;
-    for (;;) {
+    rc = copy_url(s->url, sizeof(s->url), req->url, err);
+    while (rc == 0) {
         if ((rc = slot_setup(h, s, err)) < 0)
-            return rc;
+            break;
         code = curl_easy_perform(s->easy);
         finish(s, code);
         if (code != CURLE_OK ||
@@ -588,8 +587,11 @@ rp_http_perform(struct rp_http *h, struct rp_http_req *req,
             s->redirects++;
         }
     }
+    /* 'req' is the caller's and may be gone after the return: the slot
+    ** must not point at it (rp_http_free looks at s->req). */
+    s->req = NULL;
     req->slot = NULL;
-    return 0;
+    return rc;
 }
 
 void
