@@ -534,7 +534,13 @@ parse_frame(struct rp_store *st, uint64_t off, int fmt, struct frame *f,
             f->kind = FR_ZERO;
         else if (fmt == FMT_V1 && (st->options & RP_STORE_V1_NO_HASH) &&
                  hlen > 0 && !all_zero(p + at + dlen, hlen)) {
-            /* The .NET V1 file reader accepts a torn hash (spec 7.1 b). */
+            /* The .NET V1 file reader accepts a torn hash (spec 7.1 b);
+            ** the key is checked as in a whole frame. */
+            if (!rp_utf8_valid(p + at - v - klen, klen, NULL)) {
+                f->kind = FR_BAD;
+                f->why = "key is not valid UTF-8";
+                return 0;
+            }
             f->kind = FR_OK;
             f->key = p + at - v - klen;
             f->key_len = klen;
@@ -896,6 +902,20 @@ rp_store_set_options(struct rp_store *st, int options)
     st->options = options;
 }
 
+/* 1 when 'saved' is what a torn hash gave of the whole hash 'h': the
+** first bytes of 'h', the missing ones as zeros (RP_STORE_V1_NO_HASH
+** accepts a last frame whose hash is torn, and a position may be saved
+** there). */
+static int
+torn_hash_of(const unsigned char *saved, const unsigned char *h)
+{
+    size_t n = RP_SHA1_LEN;
+
+    while (n > 0 && saved[n - 1] == 0)
+        n--;
+    return n > 0 && n < RP_SHA1_LEN && memcmp(saved, h, n) == 0;
+}
+
 int
 rp_store_seek(struct rp_store *st, const struct rp_store_pos *pos,
               struct rp_error *err)
@@ -949,7 +969,10 @@ rp_store_seek(struct rp_store *st, const struct rp_store_pos *pos,
         goto fail;
     }
     frame_hash(&f, hash);
-    if (f.end != pos->end || memcmp(hash, pos->sha1, RP_SHA1_LEN) != 0) {
+    if (f.end != pos->end ||
+        (memcmp(hash, pos->sha1, RP_SHA1_LEN) != 0 &&
+         !(st->fmt == FMT_V1 && (st->options & RP_STORE_V1_NO_HASH) &&
+           torn_hash_of(pos->sha1, hash)))) {
         rc = rp_error_set(err, RP_EFORMAT,
                           "store %s: file %s offset %" PRIu64
                           ": the saved position (store version %" PRIu64

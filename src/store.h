@@ -80,9 +80,11 @@ int rp_store_next(struct rp_store *st, struct rp_record *rec,
 
 /* Jump to just after 'pos' without decoding what comes before it.  The
 ** frame at pos->offset in pos->file must parse, end at pos->end and carry
-** pos->sha1.  Returns 0, RP_ENOENT (the file is gone) or RP_EFORMAT (the
-** hint does not match), naming the file and the offset.  The per-key counts
-** are cleared: set them with rp_store_set_stream_version(). */
+** pos->sha1 (with RP_STORE_V1_NO_HASH, a hash saved torn, its missing bytes
+** as zeros, matches the whole hash it began).  Returns 0, RP_ENOENT (the
+** file is gone) or RP_EFORMAT (the hint does not match), naming the file
+** and the offset.  The per-key counts are cleared: set them with
+** rp_store_set_stream_version(). */
 int rp_store_seek(struct rp_store *st, const struct rp_store_pos *pos,
                   struct rp_error *err);
 

@@ -642,13 +642,15 @@ START_TEST(test_store_v1_no_hash)
 END_TEST
 
 /* .NET V1 accepts a last frame whose hash is torn (spec 7.1 b); reading
-** goes on at the frame's true end when the rest arrives. */
+** goes on at the frame's true end when the rest arrives, and a position
+** saved on that frame is sought once it is whole. */
 START_TEST(test_store_v1_torn_hash)
 {
     struct bytes b = {0}, more = {0};
     struct rp_store *st = NULL;
     struct rp_error err = {0};
     struct rp_record rec;
+    struct rp_store_pos torn;
     size_t cut;
 
     put_frame_fmt(&b, 1, 1, "a", 1, "abc", 3);
@@ -664,6 +666,7 @@ START_TEST(test_store_v1_torn_hash)
     ck_assert_mem_eq(rec.sha1, b.p + b.n - 20, 7);
     ck_assert_mem_eq(rec.sha1 + 7, "\0\0\0\0\0\0\0\0\0\0\0\0\0", 13);
     ck_assert_int_eq(rp_store_next(st, &rec, &err), 0);
+    rp_store_get_pos(st, &torn);
     put(&more, b.p + cut, 13);
     put_frame_fmt(&more, 1, 3, "a", 1, "ghi", 3);
     write_file(F1, more.p, more.n, "ab");
@@ -672,9 +675,30 @@ START_TEST(test_store_v1_torn_hash)
     ck_assert_uint_eq(rec.offset, b.n);
     ck_assert_mem_eq(rec.data, "ghi", 3);
     ck_assert_uint_eq(rp_store_warnings(st), 0);
+    ck_assert_msg(rp_store_seek(st, &torn, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(rp_store_next(st, &rec, &err), 1);
+    ck_assert_uint_eq(rec.store_version, 3);
+    torn.sha1[0] ^= 1;
+    ck_assert_int_eq(rp_store_seek(st, &torn, &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "hash"));
     rp_store_close(st);
     free(b.p);
     free(more.p);
+}
+END_TEST
+
+/* A torn-hash frame is accepted only with a UTF-8 key, as a whole one. */
+START_TEST(test_store_v1_torn_hash_key_not_utf8)
+{
+    struct bytes b = {0};
+    char out[256];
+
+    put_frame_fmt(&b, 1, 1, "a", 1, "abc", 3);
+    put_frame_fmt(&b, 1, 1, "k\xff", 2, "def", 3);
+    b.n -= 7;
+    write_bytes(F1, &b);
+    ck_assert_uint_eq(read_store(out, sizeof(out), RP_STORE_V1_NO_HASH), 1);
+    ck_assert_str_eq(out, "a:1.1");
 }
 END_TEST
 
@@ -1083,6 +1107,7 @@ store_suite(void)
     tcase_add_loop_test(errors, test_store_r2_bad_frames, 0, 9);
     tcase_add_test(errors, test_store_v1_no_hash);
     tcase_add_test(errors, test_store_v1_torn_hash);
+    tcase_add_test(errors, test_store_v1_torn_hash_key_not_utf8);
     tcase_add_test(errors, test_store_live_shrink_and_vanish);
     tcase_add_test(errors, test_store_seek_bad_hints);
     tcase_add_test(errors, test_store_open_errors);

@@ -289,6 +289,22 @@ class DumpImport(unittest.TestCase):
                          [("customer-1", 1, 1), ("customer-2", 2, 1),
                           ("customer-1", 3, 2)])
 
+    def test_dump_v1_torn_hash_key_not_utf8(self):
+        """--v1-no-hash accepts a last frame whose hash is cut off, but
+        not one whose key is not UTF-8: the output stays JSON."""
+        os.mkdir(self.store)
+        good = v1_frame(1, "a", b"x")
+        bad = v1_frame(1, b"k\xff", b"y")
+        with open(os.path.join(self.store, "00000001-2012-07-15-120000.dat"),
+                  "wb") as f:
+            f.write(good + bad[:-7])
+        p = rptest.run(["dump", "--store", self.store, "--v1-no-hash"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = [json.loads(line) for line in p.stdout.splitlines()]
+        self.assertEqual([r["key"] for r in out], ["a"])
+        self.assertIn("offset %d" % len(good), p.stderr)
+        self.assertIn("UTF-8", p.stderr)
+
     def test_dump_odd_file_name(self):
         """A file name that is not UTF-8 is shown with U+FFFD."""
         os.mkdir(self.store)
