@@ -2,6 +2,7 @@
 ** and redirects to the leader. */
 #include "atompub.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +166,8 @@ hint(long code)
     }
 }
 
-/* Parse the trailing event number of a 201's Location. */
+/* Parse the trailing event number of a 201's Location.  Returns 0,
+** RP_ENOENT when there is none, or RP_EFORMAT when it is out of range. */
 static int
 location_number(const char *loc, int64_t *out)
 {
@@ -174,10 +176,13 @@ location_number(const char *loc, int64_t *out)
     long long x;
 
     if (p == NULL || p[1] < '0' || p[1] > '9')
-        return -1;
+        return RP_ENOENT;
+    errno = 0;
     x = strtoll(p + 1, &end, 10);
     if (*end != '\0' && *end != '?')
-        return -1;
+        return RP_ENOENT;
+    if (errno == ERANGE)
+        return RP_EFORMAT;
     *out = x;
     return 0;
 }
@@ -290,9 +295,20 @@ rp_atompub_decode(struct rp_atompub_feed *feed, const struct rp_sink_req *req,
     }
     if (req->op == RP_SINK_APPEND || req->op == RP_SINK_SET_METADATA) {
         if (code == 201) {
+            int rc = location_number(res->location, &first);
+
             out->kind = RP_SINK_WRITTEN;
-            if (location_number(res->location, &first) == 0)
+            /* Event numbers stay below INT64_MAX (a tombstone's). */
+            if (rc == RP_EFORMAT ||
+                (rc == 0 && first > INT64_MAX - (int64_t)req->nevents)) {
+                out->kind = RP_SINK_BAD_ANSWER;
+                snprintf(out->words, sizeof(out->words),
+                         "%ld with Location '%.300s', whose event number is "
+                         "out of range for %zu events",
+                         code, res->location, req->nevents);
+            } else if (rc == 0) {
                 out->number = first + (int64_t)req->nevents - 1;
+            }
             return;
         }
         if (code == 400 && res->has_current_version) {

@@ -415,6 +415,46 @@ START_TEST(test_atompub_bad_feed)
 }
 END_TEST
 
+/* A 201 whose Location names an event number out of range (beyond
+** int64_t, or a last number of the batch at INT64_MAX or past it) is an
+** answer that cannot be read; the highest that fits is written. */
+static const struct {
+    const char *loc;
+    int kind;
+    int64_t number;
+} locations[] = {
+    {"http://h/streams/s/9223372036854775807", RP_SINK_BAD_ANSWER,
+     RP_SINK_NO_NUMBER},
+    {"http://h/streams/s/9223372036854775806", RP_SINK_BAD_ANSWER,
+     RP_SINK_NO_NUMBER},
+    {"http://h/streams/s/99999999999999999999", RP_SINK_BAD_ANSWER,
+     RP_SINK_NO_NUMBER},
+    {"http://h/streams/s/9223372036854775805", RP_SINK_WRITTEN, INT64_MAX - 1},
+};
+
+START_TEST(test_atompub_location_out_of_range)
+{
+    struct rp_sink_req req;
+    struct rp_http_result res;
+    struct rp_sink_outcome out;
+
+    memset(&req, 0, sizeof(req));
+    req.op = RP_SINK_APPEND;
+    req.nevents = 2;
+    memset(&res, 0, sizeof(res));
+    res.status = 201;
+    res.body = "";
+    snprintf(res.location, sizeof(res.location), "%s", locations[_i].loc);
+    rp_atompub_decode(&fd, &req, &res, &out);
+    ck_assert_int_eq(out.kind, locations[_i].kind);
+    ck_assert_int_eq(out.number, locations[_i].number);
+    if (out.kind == RP_SINK_BAD_ANSWER) {
+        ck_assert_ptr_nonnull(strstr(out.words, locations[_i].loc));
+        ck_assert_ptr_nonnull(strstr(out.words, "out of range"));
+    }
+}
+END_TEST
+
 Suite *atompub_suite(void);
 
 Suite *
@@ -434,5 +474,7 @@ atompub_suite(void)
     tcase_add_test(limits, test_atompub_retry_after);
     tcase_add_loop_test(errors, test_atompub_bad_feed, 0,
                         (int)(sizeof(bad_feeds) / sizeof(bad_feeds[0])));
+    tcase_add_loop_test(errors, test_atompub_location_out_of_range, 0,
+                        (int)(sizeof(locations) / sizeof(locations[0])));
     return s;
 }

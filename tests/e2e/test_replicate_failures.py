@@ -3,14 +3,69 @@ clear message on stderr (the stream, the record, the cause) and a non-zero
 exit; outages are reported once and survived; nothing is lost or doubled
 (DESIGN.md guarantees 1, 3 and 4)."""
 import base64
+from http import client as httpclient
 import json
 import os
 import random
 import re
 import signal
 import time
+import urllib.parse
 
 import rptest
+
+class LocationProxy:
+    """A proxy in front of the emulator that answers each 201 to an append
+    (the checkpoint stream aside) with the Location 'location' instead of
+    the emulator's: a server whose answers are malformed."""
+
+    def __init__(self, test, target, location):
+        from http import server
+        import threading
+        up = urllib.parse.urlsplit(target)
+
+        class Handler(server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection")}
+                conn = httpclient.HTTPConnection(up.hostname, up.port,
+                                                 timeout=30)
+                try:
+                    conn.request(self.command, self.path, body, headers)
+                    r = conn.getresponse()
+                    data = r.read()
+                finally:
+                    conn.close()
+                self.send_response(r.status, r.reason)
+                for k, v in r.getheaders():
+                    if k.lower() in ("content-length", "connection",
+                                     "transfer-encoding"):
+                        continue
+                    if (k.lower() == "location" and r.status == 201 and
+                            rptest.CHECKPOINT_PREFIX not in self.path):
+                        v = location
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = forward
+
+        self.server = server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        thread = threading.Thread(target=self.server.serve_forever,
+                                  daemon=True)
+        thread.start()
+        test.addCleanup(self.server.server_close)
+        test.addCleanup(self.server.shutdown)
+
 
 USER = "repl-user"
 PASSWORD = "s3cret-Pa55word"
@@ -363,6 +418,17 @@ class FailureTest(rptest.TestCase):
         q = rptest.run(self.args(targets), cwd=self.dir, timeout=60)
         self.assertEqual(q.returncode, 0, q.stderr)
         self.assertSameEvents(self.expected(), emu.dump())
+
+    def test_failure_location_out_of_range(self):
+        """A 201 whose Location names an event number out of range is a
+        malformed answer: the run stops naming it, never "caught up"."""
+        self.prepare(10)
+        emu = rptest.Emulator(self)
+        bad = "/streams/x/9223372036854775807"
+        proxy = LocationProxy(self, emu.url, emu.url + bad)
+        p = rptest.run(self.args(proxy.url), cwd=self.dir)
+        self.assertStop(p, bad, "out of range")
+        self.assertNotIn("caught up", p.stderr)
 
     def test_failure_stop_signal_while_failing(self):
         """SIGTERM during an outage: exit 0, nothing half-done."""
