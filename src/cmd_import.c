@@ -296,7 +296,9 @@ rp_cmd_import(int argc, char **argv)
         if (len < 0)
             break;
         lineno++;
-        for (i = 0; i < (size_t)len && strchr(" \t\r\n", text[i]); i++)
+        for (i = 0;
+             i < (size_t)len && text[i] != '\0' && strchr(" \t\r\n", text[i]);
+             i++)
             ;
         if (i == (size_t)len)
             continue; /* a blank line */

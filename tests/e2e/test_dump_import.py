@@ -142,6 +142,11 @@ class DumpImport(unittest.TestCase):
                 self.assertEqual(len(p.stderr.strip().splitlines()), 1,
                                  p.stderr)
                 self.assertEqual(snapshot(self.store), before)
+        # a line of NUL bytes is not blank
+        p = self.import_text(good + "\n\0\0\0\n" + good + "\n")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("line 2", p.stderr)
+        self.assertEqual(snapshot(self.store), before)
         # non-UTF-8 bytes in a line
         p = self.import_text(b'{"key": "\xff", "data": "AQ=="}\n')
         self.assertNotEqual(p.returncode, 0)
