@@ -1094,6 +1094,9 @@ store_suite(void)
     tcase_add_test(core, test_store_live_new_file);
     tcase_add_test(core, test_store_seek_good_hint);
     tcase_add_test(core, test_store_counts);
+    /* The limits loops write and read the store hundreds of times: several
+    ** seconds with sanitizers on a busy machine. */
+    tcase_set_timeout(limits, 60);
     tcase_add_test(limits, test_store_torn_every_position);
     tcase_add_test(limits, test_store_zero_tails);
     tcase_add_test(limits, test_store_zero_length_file);
