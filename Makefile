@@ -11,8 +11,10 @@ DESTDIR =
 PKG_CONFIG = pkg-config
 PYTHON = python3
 
-PKGS = lua5.4 lua5.4-cjson libcurl
+PKGS = lua5.4 lua5.4-cjson libcurl libprotobuf-c
 TEST_PKGS = check
+EMU_PKGS = libnghttp2 libprotobuf-c
+PROTOC_C = protoc-c
 
 ifeq ($(SANITIZE),1)
 VARIANT = sanitize
@@ -28,7 +30,7 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wvla \
 	-Wdouble-promotion -Wnull-dereference -Wimplicit-fallthrough
 RP_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARN) -MMD -MP \
-	-DRP_LUA_DIR='"$(DATADIR)/replicator/lua"' -Isrc
+	-DRP_LUA_DIR='"$(DATADIR)/replicator/lua"' -Isrc -I$(B)/proto
 RP_LDFLAGS =
 ifeq ($(SANITIZE),1)
 RP_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -45,6 +47,8 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+EMU_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(EMU_PKGS) 2>/dev/null)
+EMU_LIBS = $(shell $(PKG_CONFIG) --libs $(EMU_PKGS) 2>/dev/null)
 
 ALL_CFLAGS = $(RP_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(RP_LDFLAGS) $(LDFLAGS)
@@ -60,23 +64,45 @@ EMU_OBJ = $(EMU_SRC:%.c=$(B)/%.o)
 # The emulator shares the plain-C helpers of the core, nothing that needs
 # Lua or libcurl.
 EMU_CORE_OBJ = $(B)/src/util.o $(B)/src/json.o
+# The gRPC messages (proto/*.proto) become C at build time: protoc-c writes
+# $(B)/proto/<name>.pb-c.[ch], included as "streams.pb-c.h" and so on.
+PROTO_SRC = $(wildcard proto/*.proto proto/google/*/*.proto)
+PROTO_GEN = $(PROTO_SRC:proto/%.proto=$(B)/proto/%.pb-c.c)
+PROTO_HDR = $(PROTO_GEN:.c=.h)
+PROTO_OBJ = $(PROTO_GEN:.c=.o)
 
 .PHONY: all check test unit e2e valgrind install uninstall format \
 	format-check clean deps demo bench
 
 all: $(OUT)/replicator $(if $(EMU_SRC),$(OUT)/esdb-emu)
 
-$(OUT)/replicator: $(MAIN_OBJ) $(CORE_OBJ)
+$(OUT)/replicator: $(MAIN_OBJ) $(CORE_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm
 
-$(OUT)/esdb-emu: $(EMU_OBJ) $(EMU_CORE_OBJ)
+$(OUT)/esdb-emu: $(EMU_OBJ) $(EMU_CORE_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(EMU_LIBS) -lm -lpthread
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/emu/%.o: tests/emu/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(EMU_CFLAGS) -c -o $@ $<
+
+# One protoc-c run makes both files.  The generated initialiser macros cast
+# away const (use the generated _init() functions instead).
+$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(B)/proto
+	$(PROTOC_C) --c_out=$(B)/proto -Iproto $<
+
+$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c
+	$(CC) $(ALL_CFLAGS) -Wno-cast-qual -c -o $@ $<
+
+# Every object may include a generated header: make them all first.
+$(CORE_OBJ) $(MAIN_OBJ) $(TEST_OBJ) $(EMU_OBJ) $(PROTO_OBJ): | $(PROTO_HDR)
 
 # tests/main.c runs every suite: the list comes from the test_*.c file names,
 # test_<module>.c defining Suite *<module>_suite(void).
@@ -93,7 +119,7 @@ $(B)/tests/test%.o: tests/test%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
-$(TEST_RUNNER): $(TEST_OBJ) $(CORE_OBJ)
+$(TEST_RUNNER): $(TEST_OBJ) $(CORE_OBJ) $(PROTO_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lm
 
 # The test environment: where the binaries, the sources and the scratch space
@@ -152,4 +178,5 @@ format-check:
 clean:
 	rm -rf build bin
 
--include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(EMU_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(EMU_OBJ:.o=.d) \
+	$(PROTO_OBJ:.o=.d)
