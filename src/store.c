@@ -129,20 +129,7 @@ warn(struct rp_store *st, const char *fmt, ...)
     rp_log(RP_LOG_WARN, "store %s: %s", st->dir, msg);
 }
 
-/* ---- the per-key count map ---- */
-
-/* FNV-1a over the key bytes. */
-static uint64_t
-hash_key(const char *k, size_t n)
-{
-    uint64_t h = 14695981039346656037u;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 1099511628211u;
-    }
-    return h;
-}
+/* ---- the per-key count map (keys hashed with rp_fnv1a) ---- */
 
 /* The slot of 'key', or the free slot where it would go. */
 static struct count_entry *
@@ -178,7 +165,7 @@ grow_table(struct rp_store *st)
 static struct count_entry *
 count_entry(struct rp_store *st, const char *key, size_t n)
 {
-    uint64_t h = hash_key(key, n);
+    uint64_t h = rp_fnv1a(key, n);
     struct count_entry *e;
 
     if (2 * (st->tab_used + 1) > st->tab_cap)
@@ -223,7 +210,7 @@ rp_store_stream_version(const struct rp_store *st, const char *key,
 
     if (st->tab_cap == 0)
         return 0;
-    e = find_slot(st, key, key_len, hash_key(key, key_len));
+    e = find_slot(st, key, key_len, rp_fnv1a(key, key_len));
     return e->key ? e->count : 0;
 }
 

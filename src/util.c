@@ -471,3 +471,16 @@ rp_parse_u64(const char *s, uint64_t *out, const char **rest)
     *out = v;
     return 0;
 }
+
+uint64_t
+rp_fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 14695981039346656037u;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211u;
+    }
+    return h;
+}

@@ -115,6 +115,10 @@ uint64_t rp_now_ns(void);
 ** Returns 0, or -1 (not a digit first, out of range, or more text). */
 int rp_parse_u64(const char *s, uint64_t *out, const char **rest);
 
+/* FNV-1a (64 bits) of the 'n' bytes at 'p': a fast hash for tables and
+** for spreading keys. */
+uint64_t rp_fnv1a(const void *p, size_t n);
+
 /* Read a whole file into 'out' (at most out->max bytes).  Returns 0,
 ** RP_ENOENT, RP_EIO or RP_ELIMIT, with the path in err. */
 int rp_read_file(struct rp_buf *out, const char *path, struct rp_error *err);
