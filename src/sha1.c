@@ -3,6 +3,7 @@
 ** when the CPU has them: the store reader hashes every frame. */
 #include "sha1.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 static uint32_t
@@ -149,29 +150,34 @@ cpu_has_sha(void)
 }
 #endif
 
-/* -1: not decided yet; 0: portable code; 1: SHA extensions. */
-static int use_hw = -1;
+/* -1: not decided yet; 0: portable code; 1: SHA extensions.  Atomic:
+** threads that hash at once may both decide, and decide the same. */
+static atomic_int use_hw = -1;
 
 int
 rp_sha1_hardware(int allow)
 {
+    int hw = 0;
+
 #ifdef HAVE_SHA_NI
-    use_hw = allow ? cpu_has_sha() : 0;
+    hw = allow ? cpu_has_sha() : 0;
 #else
     (void)allow;
-    use_hw = 0;
 #endif
-    return use_hw;
+    atomic_store_explicit(&use_hw, hw, memory_order_relaxed);
+    return hw;
 }
 
 /* Process 'n' whole 64-byte blocks. */
 static void
 blocks(uint32_t h[5], const unsigned char *p, size_t n)
 {
-    if (use_hw < 0)
-        rp_sha1_hardware(1);
+    int hw = atomic_load_explicit(&use_hw, memory_order_relaxed);
+
+    if (hw < 0)
+        hw = rp_sha1_hardware(1);
 #ifdef HAVE_SHA_NI
-    if (use_hw) {
+    if (hw) {
         blocks_sha_ni(h, p, n);
         return;
     }
