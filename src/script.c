@@ -1,9 +1,16 @@
-/* The Lua bridge.  One lua_State per script, entered from C only through
-** docall(): one lua_pcall of a C function under a traceback handler, with a
-** deadline hook armed and the allocator's byte budget in force.  The
-** script runs in its own _ENV whose __index is a table of the allowed
-** library functions; what it returns is checked field by field and turned
-** into events (JSON text as the request body carries it). */
+/* The Lua bridge.  One lua_State per struct rp_script, entered from C only
+** through docall(): one lua_pcall of a C function under a traceback
+** handler, with a deadline hook armed and the allocator's byte budget in
+** force.  The script runs in its own _ENV whose __index is a table of the
+** allowed library functions; what it returns is checked field by field and
+** turned into events (JSON text as the request body carries it).
+**
+** Threads: one lua_State per worker thread, each owned by its own
+** struct rp_script.  A state and everything in its rp_script (scratch
+** buffers, limits, the record in progress) is used by one thread at a
+** time; the pipeline (pipeline.c) gives each worker its own.  Nothing here
+** is shared between states but read-only data (the registry keys are
+** addresses of statics, the field name tables are const). */
 #include "script.h"
 
 #include <assert.h>
@@ -44,7 +51,7 @@ static const char *const event_fields[] = {"stream", "type", "data", "metadata",
 #define NFIELDS (sizeof(event_fields) / sizeof(event_fields[0]))
 
 struct rp_script {
-    lua_State *L;             /* the one state; NULL once closed */
+    lua_State *L;             /* its one state; NULL once closed */
     char *path;               /* the script as named by the user */
     char *dir;                /* its folder: require looks here first */
     char lua_dir[PATH_MAX];   /* the shipped library: require looks here next */
@@ -608,6 +615,18 @@ build_sandbox(lua_State *L, struct rp_script *s) /* [-0, +0, m] */
     lua_pushcfunction(L, open_jsv);
     lua_setfield(L, -2, "jsv");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_preload);
+
+    /* cjson's openers set a process-wide value (the locale's decimal
+    ** point, read by every encode and decode): they run now, while the
+    ** state is made, never on a worker's thread while others convert. */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &key_loaded);
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1); /* under the protected entry */
+    lua_setfield(L, -2, "cjson");
+    lua_pushcfunction(L, luaopen_cjson_safe);
+    lua_call(L, 0, 1); /* under the protected entry */
+    lua_setfield(L, -2, "cjson.safe");
+    lua_pop(L, 1);
 
     /* The bridge's own cjson, so a script's cjson settings do not change
     ** how events are encoded. */

@@ -9,7 +9,8 @@
 #include "store.h"
 #include "util.h"
 
-/* One loaded script and its Lua state; opaque. */
+/* One loaded script and its Lua state; opaque.  A state is used by one
+** thread at a time: several workers each have their own rp_script. */
 struct rp_script;
 
 /* Load the script at 'path' (text only) and run its main chunk in a fresh
