@@ -9,11 +9,16 @@
 #include "log.h"
 
 enum kind {
-    STRING, /* char *, owned */
-    BOOL,   /* int, 0 or 1 */
-    NUMBER, /* uint64_t within [min, max] */
-    LEVEL   /* int, an enum rp_log_level */
+    STRING,   /* char *, owned */
+    BOOL,     /* int, 0 or 1 */
+    NUMBER,   /* uint64_t within [min, max] */
+    LEVEL,    /* int, an enum rp_log_level */
+    PARTITION /* int, an enum rp_partition */
 };
+
+/* Where a setting may be given (struct setting's 'only'). */
+#define FLAG_ONLY 1  /* on the command line, not in the config table */
+#define TABLE_ONLY 2 /* in the config table, not on the command line */
 
 struct setting {
     const char *name; /* as in the config table; the flag is --name with
@@ -22,7 +27,7 @@ struct setting {
     size_t offset;    /* of the field in struct rp_config */
     uint64_t min;     /* NUMBER: smallest value */
     uint64_t max;     /* NUMBER: largest value */
-    int flag_only;    /* 1: not allowed in the config table */
+    int only;         /* 0 (anywhere), FLAG_ONLY or TABLE_ONLY */
     const char *help; /* one line for --help */
 };
 
@@ -76,6 +81,11 @@ static const struct setting settings[] = {
      "MS  connection set-up limit (5000)"},
     {"request_timeout_ms", NUMBER, FIELD(request_timeout_ms), 1, 3600000, 0,
      "MS  limit of one request (30000)"},
+    {"workers", NUMBER, FIELD(workers), 1, 256, 0,
+     "N  Lua states converting records at once, a thread each (1)"},
+    {"partition", PARTITION, FIELD(partition), 0, 0, TABLE_ONLY,
+     "MODE  none or key: what convert() keeps between records (the script "
+     "says; see workers)"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -96,6 +106,7 @@ rp_config_init(struct rp_config *cfg)
     cfg->max_in_flight = 16;
     cfg->connect_timeout_ms = 5000;
     cfg->request_timeout_ms = 30000;
+    cfg->workers = 1;
 }
 
 void
@@ -126,7 +137,7 @@ rp_config_known(const char *name)
 {
     const struct setting *s = find(name, strlen(name));
 
-    return s != NULL && !s->flag_only;
+    return s != NULL && s->only != FLAG_ONLY;
 }
 
 /* Parse 'value' into the field of 's'. */
@@ -176,6 +187,17 @@ apply(struct rp_config *cfg, const struct setting *s, const char *value,
                                 origin, s->name, value);
         *(int *)field = (int)level;
         return 0;
+    case PARTITION:
+        if (strcmp(value, "none") == 0)
+            *(int *)field = RP_PARTITION_NONE;
+        else if (strcmp(value, "key") == 0)
+            *(int *)field = RP_PARTITION_KEY;
+        else
+            return rp_error_set(err, RP_EINVAL,
+                                "%s: %s must be \"none\" or \"key\", not "
+                                "'%s'",
+                                origin, s->name, value);
+        return 0;
     }
     return 0;
 }
@@ -222,6 +244,11 @@ rp_config_flag(struct rp_config *cfg, int argc, char **argv, int *i,
     s = find(name, len);
     if (s == NULL || (negated && s->kind != BOOL))
         return 0;
+    if (s->only == TABLE_ONLY)
+        return rp_error_set(err, RP_EINVAL,
+                            "--%s is not an option: the script states it "
+                            "(config.%s in its config table)",
+                            argv[*i] + 2, s->name);
     if (eq != NULL)
         value = eq + 1;
     else if (s->kind == BOOL)
@@ -264,6 +291,16 @@ rp_config_finish(struct rp_config *cfg, struct rp_error *err)
 {
     const char *end, *start;
 
+    if (cfg->workers > 1 && cfg->partition == RP_PARTITION_UNSET)
+        return rp_error_set(
+            err, RP_EINVAL,
+            "workers = %llu, but the script %s does not say what convert() "
+            "keeps from one record to the next: set partition = \"none\" "
+            "in its config table when it keeps nothing (any record may go "
+            "to any worker), or partition = \"key\" when it keeps state "
+            "per store key (all records of a key go to one worker, in "
+            "order); a script that keeps anything else needs workers = 1",
+            (unsigned long long)cfg->workers, cfg->script ? cfg->script : "");
     if (cfg->source_id != NULL || cfg->store == NULL)
         return 0;
     end = cfg->store + strlen(cfg->store);
@@ -328,10 +365,13 @@ rp_config_usage(FILE *out)
 
         /* "--name META" ("--[no-]name" for booleans); the help text
         ** starts with the metavariable and two spaces, if any. */
-        k += (size_t)snprintf(left, sizeof(left), "--%s",
-                              s->kind == BOOL ? "[no-]" : "");
+        k += (size_t)snprintf(left, sizeof(left), "%s",
+                              s->only == TABLE_ONLY ? "config."
+                              : s->kind == BOOL     ? "--[no-]"
+                                                    : "--");
         for (size_t j = 0; s->name[j] != '\0' && k < sizeof(left) - 1; j++)
-            left[k++] = s->name[j] == '_' ? '-' : s->name[j];
+            left[k++] =
+                s->name[j] == '_' && s->only != TABLE_ONLY ? '-' : s->name[j];
         left[k] = '\0';
         if (sp != NULL && s->kind != BOOL) {
             snprintf(left + k, sizeof(left) - k, " %.*s", (int)(sp - help),

@@ -51,6 +51,22 @@ struct rp_config {
                                       certificate (default 0) */
     uint64_t connect_timeout_ms;   /* connection set-up limit; default 5000 */
     uint64_t request_timeout_ms;   /* one request's limit; default 30000 */
+    uint64_t workers;              /* Lua states converting records at once,
+                                      each on a thread of its own when more
+                                      than 1; default 1 */
+    int partition;                 /* an enum rp_partition: which records a
+                                      worker may get; set only by the
+                                      script's config table */
+};
+
+/* How records are split between workers: the script states it, since it
+** depends on what convert() keeps from one record to the next. */
+enum rp_partition {
+    RP_PARTITION_UNSET, /* not stated: one worker only */
+    RP_PARTITION_NONE,  /* any record to any worker: convert() keeps nothing
+                           that changes its output */
+    RP_PARTITION_KEY    /* every record of one store key to the same worker,
+                           in store order: state per key is kept */
 };
 
 /* Fill 'cfg' with the defaults.  Cannot fail. */
@@ -92,7 +108,8 @@ int rp_config_parse_args(struct rp_config *cfg, int argc, char **argv,
                          rp_config_option_fn option, void *ctx, int *help,
                          struct rp_error *err);
 
-/* Fill what the other settings imply (source_id from the store folder).
+/* Fill what the other settings imply (source_id from the store folder)
+** and check the settings together (workers above 1 need a partition).
 ** Returns 0 or RP_EINVAL. */
 int rp_config_finish(struct rp_config *cfg, struct rp_error *err);
 
