@@ -30,8 +30,8 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wvla \
 	-Wdouble-promotion -Wnull-dereference -Wimplicit-fallthrough
 RP_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARN) -MMD -MP \
-	-DRP_LUA_DIR='"$(DATADIR)/replicator/lua"' -Isrc -I$(B)/proto
-RP_LDFLAGS =
+	-DRP_LUA_DIR='"$(DATADIR)/replicator/lua"' -Isrc -I$(B)/proto -pthread
+RP_LDFLAGS = -pthread
 ifeq ($(SANITIZE),1)
 RP_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
