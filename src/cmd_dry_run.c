@@ -12,6 +12,7 @@
 #include "event.h"
 #include "json.h"
 #include "log.h"
+#include "pipeline.h"
 #include "script.h"
 #include "store.h"
 
@@ -104,6 +105,38 @@ flush(struct rp_buf *out)
     return 0;
 }
 
+/* Put records into the pipeline while it has room, up to the end of the
+** store or of --count; *more is set to 0 there.  Returns 0 or the store's
+** error. */
+static int
+feed(struct rp_pipeline *pipe, struct rp_store *st, const struct options *o,
+     uint64_t *put, int *more, struct rp_error *err)
+{
+    struct rp_record rec;
+    int rc;
+
+    while (*more && rp_pipeline_room(pipe)) {
+        if (o->count != 0 && *put >= o->count) {
+            *more = 0;
+            break;
+        }
+        rc = rp_store_next(st, &rec, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            *more = 0;
+            break;
+        }
+        if (rec.store_version <= o->from)
+            continue;
+        rp_pipeline_put(pipe, &rec);
+        (*put)++;
+    }
+    if (!*more)
+        rp_pipeline_flush(pipe);
+    return 0;
+}
+
 int
 rp_cmd_dry_run(int argc, char **argv)
 {
@@ -111,16 +144,15 @@ rp_cmd_dry_run(int argc, char **argv)
     struct rp_config cfg;
     struct rp_error err = {0};
     struct rp_script *s = NULL;
+    struct rp_pipeline *pipe = NULL;
     struct rp_store *st = NULL;
-    struct rp_events *evs = NULL;
-    struct rp_record rec;
+    const struct rp_converted *c;
     struct rp_buf out;
-    uint64_t done = 0;
-    int status = 1, rc;
+    uint64_t put = 0;
+    int status = 1, more = 1, store_failed = 0, rc;
 
     rp_config_init(&cfg);
     rp_buf_init(&out, 0);
-    rp_events_new(&evs);
     rc = rp_config_start(&cfg, argc, argv, option, &o, usage, &err);
     if (rc != 0) {
         if (rc < 0)
@@ -144,31 +176,46 @@ rp_cmd_dry_run(int argc, char **argv)
     }
     rp_log_set_level((enum rp_log_level)cfg.log_level);
     rp_script_apply_config(s, &cfg);
+    rc = rp_pipeline_new(&pipe, s, &cfg, &err);
+    s = NULL; /* the pipeline's now */
+    if (rc != 0) {
+        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        goto done;
+    }
     if (rp_store_open(&st, cfg.store, &err) != 0) {
         rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
         goto done;
     }
-    while (o.count == 0 || done < o.count) {
-        rc = rp_store_next(st, &rec, &err);
-        if (rc < 0) {
-            rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
-            goto done;
-        }
-        if (rc == 0)
-            break;
-        if (rec.store_version <= o.from)
+    /* Read ahead while there is room, print what is converted, and wait
+    ** for the workers only when there is nothing else to do.  After a bad
+    ** frame, what came before it is printed first. */
+    for (;;) {
+        rc = rp_pipeline_next(pipe, !more || !rp_pipeline_room(pipe), &c);
+        if (rc > 0) {
+            if (c->rc < 0) {
+                flush(&out);
+                rp_log(RP_LOG_ERROR, "dry-run: %s", c->error);
+                goto done;
+            }
+            for (size_t i = 0; i < c->count; i++)
+                add_line(&out, rp_pipeline_event(c, i));
+            rp_pipeline_pop(pipe);
+            if (out.len >= FLUSH_BYTES && flush(&out) != 0)
+                goto write_failed;
             continue;
-        rp_events_reset(evs);
-        if (rp_script_convert(s, &rec, evs, &err) != 0) {
-            flush(&out);
-            rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
-            goto done;
         }
-        for (size_t i = 0; i < rp_events_count(evs); i++)
-            add_line(&out, rp_events_get(evs, i));
-        if (out.len >= FLUSH_BYTES && flush(&out) != 0)
-            goto write_failed;
-        done++;
+        if (!more && rp_pipeline_pending(pipe) == 0)
+            break;
+        if (more && feed(pipe, st, &o, &put, &more, &err) != 0) {
+            store_failed = 1;
+            more = 0;
+            rp_pipeline_flush(pipe);
+        }
+    }
+    if (store_failed) {
+        flush(&out);
+        rp_log(RP_LOG_ERROR, "dry-run: %s", err.msg);
+        goto done;
     }
     if (flush(&out) != 0 || fflush(stdout) != 0)
         goto write_failed;
@@ -178,9 +225,9 @@ write_failed:
     rp_log(RP_LOG_ERROR, "dry-run: cannot write the output: %s",
            strerror(errno));
 done:
+    rp_pipeline_free(pipe);
     rp_store_close(st);
     rp_script_free(s);
-    rp_events_free(evs);
     rp_buf_dispose(&out);
     rp_config_dispose(&cfg);
     return status;

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pipeline.h"
 #include "replicate.h"
 #include "script.h"
 
@@ -127,6 +128,7 @@ rp_cmd_run(int argc, char **argv)
     struct rp_config cfg;
     struct rp_error err = {0};
     struct rp_script *s = NULL;
+    struct rp_pipeline *pipe = NULL;
     struct rp_replicate_options ro;
     char *user = NULL, *password = NULL;
     int status = 1, rc;
@@ -165,6 +167,12 @@ rp_cmd_run(int argc, char **argv)
         goto done;
     }
     rp_script_apply_config(s, &cfg);
+    rc = rp_pipeline_new(&pipe, s, &cfg, &err);
+    s = NULL; /* the pipeline's now */
+    if (rc != 0) {
+        rp_log(RP_LOG_ERROR, "run: %s", err.msg);
+        goto done;
+    }
     memset(&ro, 0, sizeof(ro));
     ro.cfg = &cfg;
     ro.targets = cfg.target;
@@ -181,7 +189,7 @@ rp_cmd_run(int argc, char **argv)
     if (cfg.insecure_skip_tls_verify)
         rp_log(RP_LOG_WARN, "TLS certificates of the target are not verified "
                             "(--insecure-skip-tls-verify)");
-    switch (rp_replicate_run(s, &ro, &err)) {
+    switch (rp_replicate_run(pipe, &ro, &err)) {
     case 0:
         status = 0;
         break;
@@ -195,6 +203,7 @@ rp_cmd_run(int argc, char **argv)
 done:
     wipe(user);
     wipe(password);
+    rp_pipeline_free(pipe);
     rp_script_free(s);
     rp_config_dispose(&cfg);
     return status;

@@ -1,8 +1,9 @@
-/* The replication loop.  One thread: read and convert records in order,
-** queue their events in the sink, hand the sink's operations to the target
-** (many in flight), give the outcomes back, save the acknowledged frontier,
-** and wait on the store folder (inotify, with a poll fallback), the sockets
-** and a signal pipe at once. */
+/* The replication loop.  One thread: read records in order into the
+** conversion pipeline (whose workers may be threads of their own), queue
+** the events it gives back in the sink, hand the sink's operations to the
+** target (many in flight), give the outcomes back, save the acknowledged
+** frontier, and wait on the store folder (inotify, with a poll fallback),
+** the sockets, the pipeline and a signal pipe at once. */
 #include "replicate.h"
 
 #include <errno.h>
@@ -49,11 +50,10 @@ on_signal(int sig)
 struct loop {
     const struct rp_replicate_options *opt;
     const struct rp_config *cfg;
-    struct rp_script *script;
+    struct rp_pipeline *pipe; /* converts what is read, in store order */
     struct rp_store *store;
     struct rp_sink *sink;
     struct rp_target *target;
-    struct rp_events *evs;
     const char *ckpt_path;
     char ckpt_default[512];
     char marker_stream[512];
@@ -62,6 +62,8 @@ struct loop {
     int resuming;          /* waiting for the target's checkpoint (to
                               confirm the local one when saved_sv > 0) */
     int reader_idle;       /* the store had nothing more at the last read */
+    int taking;            /* converted records may go on to the sink (0
+                              after one failed) */
     uint64_t next_read_ms; /* when an idle store is looked at again */
     uint64_t saved_sv;     /* frontier of the last local checkpoint */
     uint64_t saved_ms;
@@ -144,8 +146,10 @@ set_count(void *ctx, const char *key, size_t key_len, uint64_t count)
 /* Write the local checkpoint at the frontier (if it moved, or 'force';
 ** never before the resume point is known).  Returns 1 (written), 0 or an
 ** error.
-** The reader's counts come first, then the sink's corrections for keys
-** with records after the frontier: the last count of a key wins. */
+** The reader's counts come first, then the corrections for keys with
+** records read and not yet in the sink (the pipeline's), then for keys
+** with records after the frontier (the sink's): the last count of a key
+** wins. */
 static int
 save_local(struct loop *L, int force, struct rp_error *err)
 {
@@ -161,6 +165,7 @@ save_local(struct loop *L, int force, struct rp_error *err)
     if (rc < 0)
         return rc;
     rp_store_foreach_count(L->store, rp_checkpoint_add_count, w);
+    rp_pipeline_counts(L->pipe, rp_checkpoint_add_count, w);
     rp_sink_frontier_counts(L->sink, rp_checkpoint_add_count, w);
     rc = rp_checkpoint_commit(w, err);
     if (rc < 0)
@@ -270,6 +275,7 @@ reread_store(struct loop *L, struct rp_error *err)
 
     if (rc < 0)
         return rc;
+    rp_pipeline_discard(L->pipe);
     rp_store_close(L->store);
     L->store = fresh;
     return 0;
@@ -355,45 +361,60 @@ resume_remote(struct loop *L, const char *data, size_t len,
 
 /* ---- reading ---- */
 
-/* Read and convert up to READ_CHUNK records.  Returns 0 or an error. */
+/* Move converted records, in store order, into the sink while it has room.
+** Returns 0, or the error of a record that cannot go (its conversion
+** failed, or the sink refuses one of its events): that record stays in
+** the pipeline, so the checkpoint's count of its key leaves it out. */
+static int
+take_converted(struct loop *L, struct rp_error *err)
+{
+    const struct rp_converted *c;
+    int rc;
+
+    while (L->taking && !rp_sink_full(L->sink) &&
+           rp_pipeline_next(L->pipe, 0, &c) > 0) {
+        rc = c->rc < 0 ? rp_error_set(err, c->rc, "%s", c->error) : 0;
+        for (size_t i = 0; i < c->count && rc >= 0; i++)
+            rc = rp_sink_check_event(L->sink, c->rec, rp_pipeline_event(c, i),
+                                     err);
+        if (rc == 0)
+            rc = rp_sink_add_record(L->sink, c->rec, err);
+        for (size_t i = 0; i < c->count && rc == 0; i++)
+            rc = rp_sink_add_event(L->sink, rp_pipeline_event(c, i), err);
+        if (rc < 0) {
+            L->taking = 0;
+            return rc;
+        }
+        rp_pipeline_pop(L->pipe);
+    }
+    return 0;
+}
+
+/* Read up to READ_CHUNK records into the pipeline while it has room, and
+** take what is converted.  Returns 0 or an error. */
 static int
 read_some(struct loop *L, struct rp_error *err)
 {
     struct rp_record rec;
+    int rc;
 
-    for (int n = 0; n < READ_CHUNK && !rp_sink_full(L->sink); n++) {
-        size_t count;
-        int rc = rp_store_next(L->store, &rec, err);
-
-        if (rc < 0)
+    for (int n = 0; n < READ_CHUNK && rp_pipeline_room(L->pipe); n++) {
+        rc = rp_store_next(L->store, &rec, err);
+        if (rc < 0) {
+            /* What was read before goes on; nothing after. */
+            rp_pipeline_flush(L->pipe);
             return rc;
+        }
         if (rc == 0) {
             L->reader_idle = 1;
             L->next_read_ms = rp_now_ms() + L->cfg->poll_ms;
-            return 0;
+            rp_pipeline_flush(L->pipe);
+            break;
         }
         L->reader_idle = 0;
-        rp_events_reset(L->evs);
-        rc = rp_script_convert(L->script, &rec, L->evs, err);
-        count = rc < 0 ? 0 : rp_events_count(L->evs);
-        for (size_t i = 0; i < count && rc >= 0; i++)
-            rc = rp_sink_check_event(L->sink, &rec, rp_events_get(L->evs, i),
-                                     err);
-        if (rc < 0) {
-            /* The run stops before this record: the checkpoint's count of
-            ** its key must not include it. */
-            rp_store_set_stream_version(L->store, rec.key, rec.key_len,
-                                        rec.stream_version - 1);
-            return rc;
-        }
-        if ((rc = rp_sink_add_record(L->sink, &rec, err)) < 0)
-            return rc;
-        for (size_t i = 0; i < count; i++)
-            if ((rc = rp_sink_add_event(L->sink, rp_events_get(L->evs, i),
-                                        err)) < 0)
-                return rc;
+        rp_pipeline_put(L->pipe, &rec);
     }
-    return 0;
+    return take_converted(L, err);
 }
 
 /* ---- requests ---- */
@@ -441,11 +462,12 @@ collect(struct loop *L, struct rp_error *err)
     return first;
 }
 
-/* Wait for sockets, the store folder, a signal, or 'timeout_ms'. */
+/* Wait for sockets, the store folder, a signal, converted records (when
+** the sink has room for them), or 'timeout_ms'. */
 static int
 wait_events(struct loop *L, int timeout_ms, struct rp_error *err)
 {
-    int fds[2];
+    int fds[3];
     int n = 0;
     unsigned ready = 0;
     int rc;
@@ -453,12 +475,14 @@ wait_events(struct loop *L, int timeout_ms, struct rp_error *err)
     fds[n++] = signal_pipe[0];
     if (L->inotify_fd >= 0)
         fds[n++] = L->inotify_fd;
+    if (rp_pipeline_fd(L->pipe) >= 0 && L->taking && !rp_sink_full(L->sink))
+        fds[n++] = rp_pipeline_fd(L->pipe);
     rc = rp_target_wait(L->target, fds, n, timeout_ms, &ready, err);
     if (rc < 0)
         return rc;
     if (ready & 1)
         drain_fd(signal_pipe[0]);
-    if (n > 1 && (ready & 2)) {
+    if (L->inotify_fd >= 0 && (ready & 2)) {
         drain_fd(L->inotify_fd);
         L->next_read_ms = 0; /* the folder changed: read now */
     }
@@ -585,7 +609,6 @@ loop_setup(struct loop *L, struct rp_error *err)
     so.cluster = rp_target_cluster(L->target);
     if ((rc = rp_sink_new(&L->sink, &so, NULL, err)) < 0)
         return rc;
-    rp_events_new(&L->evs);
     L->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (L->inotify_fd >= 0 &&
         inotify_add_watch(L->inotify_fd, cfg->store,
@@ -605,13 +628,12 @@ loop_free(struct loop *L)
     rp_target_free(L->target);
     rp_sink_free(L->sink);
     rp_store_close(L->store);
-    rp_events_free(L->evs);
     if (L->inotify_fd >= 0)
         close(L->inotify_fd);
 }
 
 int
-rp_replicate_run(struct rp_script *script,
+rp_replicate_run(struct rp_pipeline *pipe,
                  const struct rp_replicate_options *opt, struct rp_error *err)
 {
     struct loop L;
@@ -626,7 +648,8 @@ rp_replicate_run(struct rp_script *script,
     memset(&L, 0, sizeof(L));
     L.opt = opt;
     L.cfg = opt->cfg;
-    L.script = script;
+    L.pipe = pipe;
+    L.taking = 1;
     L.inotify_fd = -1;
     if ((failure = open_signals(err)) < 0)
         return failure;
@@ -671,17 +694,23 @@ rp_replicate_run(struct rp_script *script,
             else if (got != 0)
                 rc = resume_remote(&L, got > 0 ? data : NULL, len, &e);
         }
-        /* Read while there is room, unless an error stopped reading. */
+        /* Take what is converted, and read while there is room, unless an
+        ** error stopped reading. */
+        if (rc == 0 && !L.resuming)
+            rc = take_converted(&L, &e);
         if (rc == 0 && !L.resuming && !input_error &&
             (!L.reader_idle || now >= L.next_read_ms))
             rc = read_some(&L, &e);
         if (rc < 0) {
             /* Send what came before the bad record, then stop. */
             rp_log(RP_LOG_ERROR, "%s", e.msg);
-            failure = rc;
-            *err = e;
+            if (!failure) {
+                failure = rc;
+                *err = e;
+            }
+            if (!input_error)
+                drain_end = now + DRAIN_MS;
             input_error = 1;
-            drain_end = now + DRAIN_MS;
             rc = 0;
         }
         /* Checkpoints first, so that a checkpoint event goes out below. */
@@ -715,10 +744,13 @@ rp_replicate_run(struct rp_script *script,
         }
         progress(&L, 0);
         if (input_error) {
-            if (rp_sink_idle(L.sink) || now >= drain_end)
+            /* After a bad frame, what was read before it still goes. */
+            if ((rp_sink_idle(L.sink) &&
+                 (!L.taking || rp_pipeline_pending(L.pipe) == 0)) ||
+                now >= drain_end)
                 break;
         } else if (opt->until_caught_up && !L.resuming && L.reader_idle &&
-                   rp_sink_idle(L.sink)) {
+                   rp_pipeline_pending(L.pipe) == 0 && rp_sink_idle(L.sink)) {
             rp_sink_frontier(L.sink, &f);
             if (f.store_version == L.marked_sv) {
                 rp_log(RP_LOG_INFO,
@@ -731,9 +763,10 @@ rp_replicate_run(struct rp_script *script,
             continue;
         }
         /* Wait: not at all while there is reading to do, else until the
-        ** next look at the store, a retry or a checkpoint. */
+        ** next look at the store, a retry, a checkpoint or converted
+        ** records. */
         if (!L.resuming && !input_error && !L.reader_idle &&
-            !rp_sink_full(L.sink)) {
+            !rp_sink_full(L.sink) && rp_pipeline_room(L.pipe)) {
             timeout = 0;
         } else {
             uint64_t t = L.cfg->poll_ms;

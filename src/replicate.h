@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "script.h"
+#include "pipeline.h"
 #include "util.h"
 
 /* What `replicator run` needs beyond the settings of struct rp_config.
@@ -31,11 +31,12 @@ struct rp_replicate_options {
 };
 
 /* Replicate until a signal (SIGINT/SIGTERM), until caught up (with
-** until_caught_up), or until an error stops the run.  'script' is loaded and
-** configured.  Returns 0 (stopped cleanly, checkpoint saved), or a negative
-** RP_E* code with err set (the checkpoint is saved as far as the target
+** until_caught_up), or until an error stops the run.  Records are converted
+** by 'pipe' (new: nothing put into it yet), which stays the caller's.
+** Returns 0 (stopped cleanly, checkpoint saved), or a negative RP_E* code
+** with err set (the checkpoint is saved as far as the target
 ** acknowledged). */
-int rp_replicate_run(struct rp_script *script,
+int rp_replicate_run(struct rp_pipeline *pipe,
                      const struct rp_replicate_options *opt,
                      struct rp_error *err);
 
