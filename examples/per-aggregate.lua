@@ -10,6 +10,7 @@ local events = require "events"
 config = {
   store = "sample-store",
   source_id = "lokad-sample",
+  partition = "none",     -- convert() keeps nothing between records
 }
 
 function convert(record)

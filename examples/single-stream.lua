@@ -9,6 +9,7 @@ local events = require "events"
 config = {
   store = "sample-store",      -- the store folder (--store overrides)
   source_id = "lokad-sample",  -- names the source in event ids and metadata
+  partition = "none",          -- keeps nothing between records: --workers N
 }
 
 function convert(record)

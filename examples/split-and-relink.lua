@@ -17,6 +17,7 @@ local attributes = require "attributes"
 config = {
   store = "sample-store",
   source_id = "lokad-sample",
+  partition = "none",     -- convert() keeps nothing between records
 }
 
 local user_scoped = {
