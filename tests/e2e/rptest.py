@@ -487,6 +487,23 @@ function convert(record)
 end
 '''
 
+# Appended to a script that defines convert(): it wraps it so that each Lua
+# state checks that it gets the records of the keys it sees one after the
+# other, in order, and stops the command otherwise (with several workers,
+# partition "key" is what makes that true).
+KEY_ORDER_CHECK = r'''
+local convert_events = convert
+local last = {}
+function convert(record)
+  local prev = last[record.key]
+  if prev ~= nil and record.stream_version ~= prev + 1 then
+    error(record.key .. ": " .. prev .. " then " .. record.stream_version)
+  end
+  last[record.key] = record.stream_version
+  return convert_events(record)
+end
+'''
+
 CONTRACTS = ["Lokad.SaaS/CustomerCreated", "Lokad.SaaS/CustomerRenamed",
              "Lokad.SaaS/CustomerMoved", "Lokad.SaaS/Skipped",
              "Lokad.SaaS/InvoiceAdded"]

@@ -4,8 +4,13 @@ armed faults, restarts, an emptied -2 cache, leader changes in a cluster);
 one last `run --until-caught-up` must leave the target holding exactly the
 dry-run's events: 0 lost, 0 duplicated, every stream in source order.
 
+The same with several workers (--workers 2 and 4, partition none and
+key; with key, each state checks that it gets every record of its keys in
+order).
+
 The seed is printed; RP_CHAOS_SEED=N replays a run, RP_CHAOS_KILLS=N
-changes the number of kills (default 30 for one node, 20 for a cluster)."""
+changes the number of kills (default 30 for one node, 20 for a cluster,
+12 for each of the worker runs)."""
 import os
 import random
 import signal
@@ -23,14 +28,20 @@ class ChaosTest(rptest.TestCase):
     def setUp(self):
         rptest.require(self, "esdb-emu", "import", "dry-run", "run")
 
-    def chaos(self, cluster, default_kills):
+    def chaos(self, cluster, default_kills, workers=1, partition=None):
         seed = int(os.environ.get("RP_CHAOS_SEED") or
                    random.SystemRandom().randrange(1, 1 << 31))
         kills_wanted = int(os.environ.get("RP_CHAOS_KILLS") or default_kills)
-        print("\nchaos: seed %d (RP_CHAOS_SEED=%d replays it)" % (seed, seed),
-              flush=True)
+        print("\nchaos: seed %d (RP_CHAOS_SEED=%d replays it), %d worker(s)%s"
+              % (seed, seed, workers,
+                 ", partition " + partition if partition else ""), flush=True)
         rng = random.Random(seed)
-        d, store, script = rptest.setup_store(self, rng, 40)
+        text = rptest.SCRIPT
+        if partition:
+            text = 'config = { partition = "%s" }\n' % partition + text
+        if partition == "key":
+            text += rptest.KEY_ORDER_CHECK
+        d, store, script = rptest.setup_store(self, rng, 40, script=text)
         checkpoint = os.path.join(d, "replicator.checkpoint")
         args = ["--fault-rate", "0.05", "--seed", str(seed),
                 "--write-timeout-ms", "200", "--request-timeout-ms", "1000"]
@@ -51,7 +62,8 @@ class ChaosTest(rptest.TestCase):
             target = ",".join(emu.urls)
             return ["run", "--script", script, "--store", store,
                     "--target", target, "--checkpoint", checkpoint,
-                    "--poll-ms", "20", "--log-level", "warn"] + list(extra)
+                    "--poll-ms", "20", "--log-level", "warn",
+                    "--workers", str(workers)] + list(extra)
 
         while n["kills"] < kills_wanted:
             kills = n["kills"]
@@ -148,3 +160,19 @@ class ChaosTest(rptest.TestCase):
 
     def test_chaos_cluster_leader_moves(self):
         self.chaos(cluster=True, default_kills=20)
+
+    def test_chaos_workers_2_partition_none(self):
+        self.chaos(cluster=False, default_kills=12, workers=2,
+                   partition="none")
+
+    def test_chaos_workers_2_partition_key(self):
+        self.chaos(cluster=False, default_kills=12, workers=2,
+                   partition="key")
+
+    def test_chaos_workers_4_partition_none(self):
+        self.chaos(cluster=False, default_kills=12, workers=4,
+                   partition="none")
+
+    def test_chaos_workers_4_partition_key(self):
+        self.chaos(cluster=False, default_kills=12, workers=4,
+                   partition="key")
