@@ -215,6 +215,7 @@ START_TEST(test_pipeline_order_and_events_as_one_worker)
     feeder_init(&f, 0);
     ck_assert_uint_eq(run_all(p, &f, 3000, &one, msg, sizeof(msg)), 0);
     rp_pipeline_free(p);
+    rp_buf_dispose(&f.data);
 
     p = make(text, split[_i].workers);
     ck_assert_int_eq(rp_pipeline_fd(p) >= 0, split[_i].workers > 1);
