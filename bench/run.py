@@ -491,21 +491,23 @@ class Bench:
 
     # -- scenarios --
 
-    def paired(self, store, script, key):
+    def paired(self, store, script, key, extra=()):
         """Runs dry-run of 'script' into /dev/null and `run` of it into a
         fresh emulator, alternately, --rounds times (the machine is shared:
-        the best of each is the least disturbed).  Returns (best dry-run,
-        best run, the emulator stats and CPU of that run, rounds)."""
+        the best of each is the least disturbed); 'extra' flags go to both.
+        Returns (best dry-run, best run, the emulator stats and CPU of that
+        run, rounds)."""
         best_dr = best_run = None
         for r in range(self.args.rounds):
             dr = self.replicator("dry-run-%s-%d" % (key, r), [
                 "dry-run", "--script", os.path.join(SCRIPTS, script),
-                "--store", store["path"]])
+                "--store", store["path"]] + list(extra))
             emu = Emulator(self.work)
             try:
                 m = self.replicator("%s-%d" % (key, r), self.run_argv(
                     script, store["path"], emu.url,
-                    os.path.join(self.work, "%s-%d.cp" % (key, r))))
+                    os.path.join(self.work, "%s-%d.cp" % (key, r)),
+                    *extra))
                 st = self.check_events(emu, store["events"], key,
                                        store["path"])
             finally:
@@ -517,16 +519,21 @@ class Bench:
             self.peak_rss[key] = max(self.peak_rss.get(key, 0), m.maxrss)
         self.results["dry-run-" + key] = best_dr
         self.results[key] = best_run[0]
-        self.add(Row("baseline: dry-run %s > /dev/null" % script,
+        self.add(Row("baseline: dry-run %s%s > /dev/null" % (
+            script, "".join(" " + a for a in extra)),
                      store["events"], best_dr.wall, store["store_bytes"],
                      best_dr, note="best of %d" % self.args.rounds))
         return best_dr, best_run[0], best_run[1], best_run[2]
 
-    def one_stream(self, store):
-        dr, m, st, emu_cpu = self.paired(store, "passthrough.lua",
-                                         "one-stream")
+    def one_stream(self, store, workers=1):
+        extra = ("--workers", str(workers)) if workers > 1 else ()
+        key = "one-stream" if workers == 1 else "one-stream-%dw" % workers
+        dr, m, st, emu_cpu = self.paired(store, "passthrough.lua", key, extra)
         eps = store["events"] / m.wall
-        self.add(Row("one stream, passthrough", store["events"], m.wall,
+        name = "one stream, passthrough"
+        if workers > 1:
+            name += ", %d workers" % workers
+        self.add(Row(name, store["events"], m.wall,
                      store["store_bytes"], m,
                      note="best of %d; %d requests; emu CPU %.1f s (with the "
                      "replicator's: %.1f s in %.1f s); %.2fx dry-run time, "
@@ -549,6 +556,62 @@ class Bench:
                          emu_cpu),
                      target="<= 1.25x dry-run",
                      verdict=verdict(ratio <= 1.25, "%.2fx" % ratio)))
+
+    def workers(self, store):
+        """The heavy script, examples/split-and-relink.lua (every body
+        decoded with the 3.9.35 repair, WCF dates made ISO 8601, types
+        renamed, metadata from the record, a second event for billing, the
+        body encoded again by the core), in dry-run with 1, 2 and 4 workers,
+        alternately, best of --rounds each: the scaling curve."""
+        script = os.path.join(ROOT, "examples", "split-and-relink.lua")
+        argv = ["dry-run", "--script", script, "--store", store["path"]]
+        counts = (1, 2, 4)
+        best = {}
+        for r in range(self.args.rounds):
+            for n in counts:
+                m = self.replicator("heavy-%d-%d" % (n, r),
+                                    argv + ["--workers", str(n)])
+                if n not in best or m.wall < best[n].wall:
+                    best[n] = m
+                self.peak_rss["heavy-%d" % n] = max(
+                    self.peak_rss.get("heavy-%d" % n, 0), m.maxrss)
+        # The events, counted once (not timed).
+        p = subprocess.Popen([REPLICATOR] + argv + ["--workers", "4"],
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        events = 0
+        for chunk in iter(lambda: p.stdout.read(1 << 20), b""):
+            events += chunk.count(b"\n")
+        if p.wait() != 0:
+            raise BenchError("heavy dry-run exited %d" % p.returncode)
+        one, two = best[1], best[2]
+        for n in counts:
+            m = best[n]
+            rss = self.peak_rss["heavy-%d" % n]
+            note = "best of %d; %.0f records/s; peak RSS %.1f MiB" % (
+                self.args.rounds, store["records"] / m.wall, rss / MIB)
+            target = "RSS <= 64 MiB"
+            ok = rss <= 64 * MIB
+            miss = "%.1f MiB" % (rss / MIB)
+            if n == 2:
+                ratio = m.wall / one.wall
+                note += "; %.2fx the time of 1 worker, %.2fx its CPU" % (
+                    ratio, m.cpu / one.cpu)
+                target = "<= 0.60x 1 worker; " + target
+                ok = ok and ratio <= 0.60
+                miss = "%.2fx; %s" % (ratio, miss)
+            elif n == 4:
+                ratio = m.wall / two.wall
+                note += "; %.2fx the time of 2 workers, %.2fx of 1" % (
+                    ratio, m.wall / one.wall)
+                target = "<= 1.00x 2 workers (%d cores); %s" % (
+                    os.cpu_count(), target)
+                ok = ok and ratio <= 1.0
+                miss = "%.2fx; %s" % (ratio, miss)
+            self.add(Row("heavy script, dry-run, %d worker%s" % (
+                n, "s" if n > 1 else ""), events, m.wall,
+                store["store_bytes"], m, note=note, target=target,
+                verdict=verdict(ok, miss)))
 
     def per_aggregate(self, store):
         lat = 5
@@ -826,7 +889,7 @@ def machine():
         time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
 
 
-SCENARIOS = ("baselines", "one-stream", "decode", "per-aggregate",
+SCENARIOS = ("baselines", "one-stream", "workers", "decode", "per-aggregate",
              "many-streams", "live-tail", "memory")
 
 
@@ -894,6 +957,10 @@ def main():
             step("baseline: dump", b.baseline_dump, store)
         if want("baselines") or want("one-stream") or want("memory"):
             step("one stream, passthrough", b.one_stream, store)
+        if want("one-stream"):
+            step("one stream, passthrough, 2 workers", b.one_stream, store, 2)
+        if want("workers"):
+            step("heavy script, 1, 2 and 4 workers", b.workers, store)
         if want("decode"):
             step("decode/encode", b.decode_encode, store)
         if want("per-aggregate"):

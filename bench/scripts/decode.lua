@@ -4,6 +4,10 @@
 local cjson = require "cjson"
 local contract = require "contract" -- event types, remembered per name
 
+-- Nothing kept from one record to the next (the type names are a cache):
+-- any worker may convert any record.
+config = { partition = "none" }
+
 function convert(record)
   local events = {}
   for i, m in ipairs(record.messages or {}) do
