@@ -1,5 +1,5 @@
-/* The conversion pipeline.  Records are copied into chunks (up to
-** CHUNK_RECORDS each) that wait in a ring in store order.  A chunk handed
+/* The conversion pipeline.  Records are copied into chunks (up to 64 each,
+** fewer with many workers) that wait in a ring in store order.  A chunk handed
 ** over ("published") is converted by one worker (partition none), or by
 ** every worker, each converting the records of its own keys (partition
 ** key).  The caller takes records only from the oldest chunk, in order, so
@@ -18,6 +18,7 @@
 ** threads share; only the caller's thread fills and empties chunks. */
 #include "pipeline.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,10 +28,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHUNK_RECORDS 64
-#define CHUNK_BYTES (256u * 1024u)     /* record bytes that close a chunk */
-#define KEEP_BYTES (1u << 20)          /* an emptied chunk keeps at most this */
-#define KEEP_EVENT_BYTES (64u * 1024u) /* and a record's events list this */
+#define CHUNK_RECORDS 64           /* records a chunk holds at most */
+#define RING_RECORDS 2048          /* records all chunks hold at most */
+#define CHUNK_BYTES (256u * 1024u) /* record bytes that close a chunk */
+/* What emptied chunks keep for the next records (of all of them), and what
+** a record's emptied events list keeps: the memory of a burst of large
+** records is given back. */
+#define KEEP_RING_BYTES (4u << 20)
+#define KEEP_EVENT_BYTES 2048u
+#define KEEP_EVENTS 8u
 
 /* One record of a chunk and what became of it. */
 struct slot {
@@ -77,6 +83,8 @@ struct rp_pipeline {
     int threaded; /* several workers, each on a thread */
     struct chunk *ring;
     size_t nchunks;
+    size_t chunk_records; /* records that fill a chunk */
+    size_t keep_bytes;    /* record bytes an emptied chunk keeps */
     /* The caller's thread alone. */
     uint64_t head;           /* oldest chunk not wholly taken */
     size_t head_rec;         /* its records already taken */
@@ -254,7 +262,8 @@ resume_workers(struct rp_pipeline *p)
 /* ---- chunks ---- */
 
 /* Forget what the conversion of 'c' gave (events, failures); the emptied
-** lists keep their memory unless they held more than KEEP_EVENT_BYTES.
+** lists keep their memory unless they held more than KEEP_EVENT_BYTES or
+** KEEP_EVENTS.
 ** Returns the event text of the records not yet taken, which 'waiting'
 ** counts. */
 static size_t
@@ -274,7 +283,8 @@ clear_output(struct chunk *c, size_t taken)
         sl->done = 0;
         sl->text = 0;
         if (sl->events != NULL &&
-            rp_events_text_bytes(sl->events) > KEEP_EVENT_BYTES) {
+            (rp_events_text_bytes(sl->events) > KEEP_EVENT_BYTES ||
+             rp_events_count(sl->events) > KEEP_EVENTS)) {
             rp_events_free(sl->events);
             sl->events = NULL;
         } else if (sl->events != NULL) {
@@ -287,13 +297,13 @@ clear_output(struct chunk *c, size_t taken)
 /* Empty 'c' for the next records.  Returns the event text of the records
 ** not yet taken. */
 static size_t
-clear_chunk(struct chunk *c, size_t taken)
+clear_chunk(struct rp_pipeline *p, struct chunk *c, size_t taken)
 {
     size_t text = clear_output(c, taken);
 
     c->n = 0;
     c->start = 0;
-    if (c->bytes.cap > KEEP_BYTES)
+    if (c->bytes.cap > p->keep_bytes)
         rp_buf_dispose(&c->bytes);
     else
         rp_buf_reset(&c->bytes);
@@ -331,7 +341,7 @@ release_head(struct rp_pipeline *p)
     struct chunk *c = chunk_at(p, p->head);
 
     p->ahead -= c->bytes.len;
-    clear_chunk(c, c->n);
+    clear_chunk(p, c, c->n);
     p->head++;
     p->head_rec = 0;
     p->head_ready = 0;
@@ -449,8 +459,18 @@ rp_pipeline_new(struct rp_pipeline **out, struct rp_script *first,
     pthread_cond_init(&p->done, NULL);
     p->w = rp_xcalloc(p->nw, sizeof(*p->w));
     p->w[0].script = first;
-    /* Enough chunks for each worker to have one in hand and one ready. */
+    /* Enough chunks for each worker to have one in hand and one ready;
+    ** smaller ones with many workers, so that what the ring holds and
+    ** keeps does not grow with their number. */
     p->nchunks = p->threaded ? 2 * p->nw + 2 : 1;
+    p->chunk_records = RING_RECORDS / p->nchunks;
+    if (p->chunk_records > CHUNK_RECORDS)
+        p->chunk_records = CHUNK_RECORDS;
+    if (p->chunk_records < 4)
+        p->chunk_records = 4;
+    p->keep_bytes = KEEP_RING_BYTES / p->nchunks;
+    if (p->keep_bytes > (1u << 20))
+        p->keep_bytes = 1u << 20;
     p->ring = rp_xcalloc(p->nchunks, sizeof(*p->ring));
     for (size_t i = 0; i < p->nchunks; i++)
         rp_buf_init(&p->ring[i].bytes, 0);
@@ -499,6 +519,7 @@ rp_pipeline_put(struct rp_pipeline *p, const struct rp_record *rec)
     size_t before = c->bytes.len;
     const char *file = rec->file ? rec->file : "";
 
+    assert(p->published - p->head < p->nchunks && c->n < p->chunk_records);
     sl->rec = *rec;
     sl->key_off = c->bytes.len;
     add_bytes(&c->bytes, rec->key, rec->key_len);
@@ -512,7 +533,7 @@ rp_pipeline_put(struct rp_pipeline *p, const struct rp_record *rec)
     c->n++;
     p->ahead += c->bytes.len - before;
     p->pending++;
-    if (c->n == CHUNK_RECORDS || c->bytes.len >= CHUNK_BYTES ||
+    if (c->n == p->chunk_records || c->bytes.len >= CHUNK_BYTES ||
         p->ahead >= RP_PIPELINE_AHEAD_BYTES)
         publish(p);
 }
@@ -696,7 +717,7 @@ rp_pipeline_discard(struct rp_pipeline *p)
     if (p->published - p->head < p->nchunks)
         last++;
     for (uint64_t seq = p->head; seq < last; seq++)
-        clear_chunk(chunk_at(p, seq), seq == p->head ? p->head_rec : 0);
+        clear_chunk(p, chunk_at(p, seq), seq == p->head ? p->head_rec : 0);
     pthread_mutex_lock(&p->mu);
     p->head = p->claimed = p->shared_head = p->published;
     p->shared_head_rec = 0;

@@ -14,11 +14,11 @@
 #include "util.h"
 
 /* Records read ahead (their bytes, whatever the number of workers) before
-** rp_pipeline_room() says no. */
-#define RP_PIPELINE_AHEAD_BYTES (8u << 20)
+** rp_pipeline_room() says no; at most 2048 records in any case. */
+#define RP_PIPELINE_AHEAD_BYTES (4u << 20)
 /* Event text converted and waiting for its turn before the workers pause
 ** (each may finish the record it is converting). */
-#define RP_PIPELINE_WAITING_BYTES (8u << 20)
+#define RP_PIPELINE_WAITING_BYTES (4u << 20)
 
 /* One record on its way out.  Borrowed from the pipeline: valid until
 ** rp_pipeline_pop(), rp_pipeline_reload(), rp_pipeline_discard() or

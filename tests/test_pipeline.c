@@ -534,6 +534,26 @@ START_TEST(test_pipeline_limits_records_read_ahead)
     rp_pipeline_free(p);
     rp_buf_dispose(&f.data);
 
+    /* Many workers: no more records for that. */
+    p = make("config = { partition = 'key' }\n"
+             "function convert(r) return nil end\n",
+             64);
+    feeder_init(&f, 0);
+    n = 0;
+    while (rp_pipeline_room(p)) {
+        rp_pipeline_put(p, feeder_next(&f));
+        n++;
+    }
+    ck_assert_int_le(n, 2048);
+    ck_assert_int_gt(n, 1000);
+    for (int i = 1; i <= n; i++) {
+        ck_assert_int_eq(rp_pipeline_next(p, 1, &c), 1);
+        ck_assert_uint_eq(c->rec->store_version, (uint64_t)i);
+        rp_pipeline_pop(p);
+    }
+    rp_pipeline_free(p);
+    rp_buf_dispose(&f.data);
+
     /* Large ones: by their bytes. */
     p = make("config = { partition = 'none' }\n"
              "function convert(r) return nil end\n",
