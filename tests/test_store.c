@@ -1097,6 +1097,7 @@ store_suite(void)
     /* The limits loops write and read the store hundreds of times: several
     ** seconds with sanitizers on a busy machine. */
     tcase_set_timeout(limits, 60);
+    tcase_set_timeout(errors, 60); /* as slow, for the same reasons */
     tcase_add_test(limits, test_store_torn_every_position);
     tcase_add_test(limits, test_store_zero_tails);
     tcase_add_test(limits, test_store_zero_length_file);
