@@ -549,6 +549,14 @@ free_slot(const struct atompub *a)
 }
 
 static int
+connect_atompub(void *impl, struct rp_error *err)
+{
+    (void)err;
+    discover(impl);
+    return 0;
+}
+
+static int
 room(const void *impl)
 {
     return free_slot(impl) != NULL;
@@ -629,7 +637,7 @@ in_flight(const void *impl)
 }
 
 const struct rp_target_proto rp_atompub_proto = {
-    "HTTP (AtomPub)", open_atompub, close_atompub, cluster,
-    describe,         discover,     room,          start,
-    wait_atompub,     next_done,    in_flight,
+    "HTTP (AtomPub)", open_atompub,    close_atompub, cluster,
+    describe,         connect_atompub, room,          start,
+    wait_atompub,     next_done,       in_flight,
 };

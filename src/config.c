@@ -39,8 +39,8 @@ static const struct setting settings[] = {
     {"store", STRING, FIELD(store), 0, 0, 0,
      "DIR  folder of the Lokad store to read"},
     {"target", STRING, FIELD(target), 0, 0, 0,
-     "URL[,URL]  EventStoreDB base URL (http://host:2113); several: a "
-     "cluster"},
+     "URL[,URL]  EventStoreDB base URL (http://host:2113; several: a "
+     "cluster), or a gRPC connection string (kurrentdb://host:2113)"},
     {"source_id", STRING, FIELD(source_id), 0, 0, 0,
      "ID  source name in event ids and metadata (default: store folder name)"},
     {"source_metadata", BOOL, FIELD(source_metadata), 0, 0, 0,

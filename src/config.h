@@ -17,7 +17,8 @@ struct rp_config {
     char *script;             /* path of the Lua script (flag only) */
     char *store;              /* folder of the Lokad store to read */
     char *target;             /* EventStoreDB base URL, e.g.
-                                 http://127.0.0.1:2113 */
+                                 http://127.0.0.1:2113, or a gRPC connection
+                                 string, e.g. kurrentdb://127.0.0.1:2113 */
     char *source_id;          /* names the source in event ids and in the
                                  replicatedFrom metadata; default: the store
                                  folder's base name */

@@ -662,7 +662,10 @@ rp_replicate_run(struct rp_pipeline *pipe,
            L.cfg->store, L.cfg->source_id, shown,
            rp_target_cluster(L.target) ? " (a cluster: writes go to the leader)"
                                        : "");
-    rp_target_discover(L.target);
+    if ((failure = rp_target_connect(L.target, err)) < 0) {
+        rp_log(RP_LOG_ERROR, "%s", err->msg);
+        goto done;
+    }
     failure = resume_local(&L, err);
     if (failure < 0) {
         rp_log(RP_LOG_ERROR, "%s", err->msg);

@@ -1,11 +1,14 @@
-/* The target behind one interface: the protocol is chosen from the target's
-** URLs, and every call goes to that protocol's module. */
+/* The target behind one interface: the protocol is chosen from --target (a
+** connection string: gRPC; http:// URLs: the HTTP API), and every call goes
+** to that protocol's module. */
 #include "target.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "atompub.h"
+#include "connstr.h"
+#include "grpc.h"
 
 struct rp_target {
     const struct rp_target_proto *proto;
@@ -20,7 +23,7 @@ rp_target_new(struct rp_target **out, const struct rp_target_options *opt,
     int rc;
 
     *out = NULL;
-    t->proto = &rp_atompub_proto;
+    t->proto = rp_connstr_is(opt->targets) ? &rp_grpc_proto : &rp_atompub_proto;
     rc = t->proto->open(&t->impl, opt, err);
     if (rc < 0) {
         free(t);
@@ -51,10 +54,10 @@ rp_target_describe(const struct rp_target *t, char *out, size_t size)
     t->proto->describe(t->impl, out, size);
 }
 
-void
-rp_target_discover(struct rp_target *t)
+int
+rp_target_connect(struct rp_target *t, struct rp_error *err)
 {
-    t->proto->discover(t->impl);
+    return t->proto->connect(t->impl, err);
 }
 
 int

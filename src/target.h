@@ -1,7 +1,8 @@
 /* The target: the EventStoreDB or KurrentDB that the loop writes to, behind
 ** one interface.  The loop hands it the sink's operations and takes back
 ** their outcomes; each protocol is one module behind this interface
-** (atompub.c: the HTTP API), which turns operations into its requests,
+** (atompub.c: the HTTP API; grpc.c: gRPC), which turns operations into its
+** requests,
 ** answers into outcomes, and owns the rest of what is asked of the target
 ** beside the sink: finding and following the cluster's leader. */
 #ifndef RP_TARGET_H
@@ -45,9 +46,14 @@ void rp_target_free(struct rp_target *t);
 int rp_target_cluster(const struct rp_target *t);
 /* Write where requests go now, without credentials, into 'out' (logs). */
 void rp_target_describe(const struct rp_target *t, char *out, size_t size);
-/* Find the cluster's leader now (blocking, a few seconds at most; ends
-** early when opt->stop is set).  Nothing for a single node. */
-void rp_target_discover(struct rp_target *t);
+/* Get ready to send, blocking for a few seconds at most (less when
+** opt->stop is set): find the cluster's leader, and check that the target
+** is what --target says it is.  Returns 0 (ready, or not reachable now:
+** the operations then meet the outage), or RP_EREFUSED with err saying
+** why the target cannot be used as given (a TLS failure, not a server of
+** that protocol, a server without the calls, refused credentials): waiting
+** would not help. */
+int rp_target_connect(struct rp_target *t, struct rp_error *err);
 
 /* 1 when another operation may start. */
 int rp_target_room(const struct rp_target *t);
@@ -78,7 +84,7 @@ struct rp_target_proto {
     void (*close)(void *impl);
     int (*cluster)(const void *impl);
     void (*describe)(const void *impl, char *out, size_t size);
-    void (*discover)(void *impl);
+    int (*connect)(void *impl, struct rp_error *err);
     int (*room)(const void *impl);
     int (*start)(void *impl, struct rp_sink_req *req, struct rp_error *err);
     int (*wait)(void *impl, const int *fds, int nfds, int timeout_ms,
