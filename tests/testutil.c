@@ -86,3 +86,31 @@ rp_test_write_file(const char *path, const void *p, size_t n, const char *mode)
     ck_assert_uint_eq(fwrite(p, 1, n, f), n);
     ck_assert_int_eq(fclose(f), 0);
 }
+
+size_t
+rp_test_bytes(unsigned char *out, size_t cap, const char *text)
+{
+    size_t n = 0;
+    const char *p = text;
+
+    while (*p != '\0') {
+        if (*p == ' ' || *p == '\n') {
+            p++;
+        } else if (*p == '"') {
+            for (p++; *p != '"'; p++) {
+                ck_assert_msg(*p != '\0' && n < cap, "bad byte text");
+                out[n++] = (unsigned char)*p;
+            }
+            p++;
+        } else {
+            char two[3] = {p[0], p[0] ? p[1] : '\0', '\0'};
+            char *end;
+            unsigned long v = strtoul(two, &end, 16);
+
+            ck_assert_msg(end == two + 2 && n < cap, "bad hex at '%s'", p);
+            out[n++] = (unsigned char)v;
+            p += 2;
+        }
+    }
+    return n;
+}

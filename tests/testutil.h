@@ -31,4 +31,9 @@ void rp_test_rmtree(const char *dir);
 void rp_test_write_file(const char *path, const void *p, size_t n,
                         const char *mode);
 
+/* Bytes written as a protocol specification writes them: hex pairs
+** separated by spaces or line ends, and "quoted" runs of ASCII, into 'out'
+** (of 'cap' bytes).  Returns how many; fails the test on bad text. */
+size_t rp_test_bytes(unsigned char *out, size_t cap, const char *text);
+
 #endif
