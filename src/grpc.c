@@ -15,6 +15,7 @@
 #include "connstr.h"
 #include "grpcanswer.h"
 #include "grpcwire.h"
+#include "http.h"
 #include "log.h"
 
 #define PATH_APPEND "/event_store.client.streams.Streams/Append"
@@ -1030,47 +1031,27 @@ start(void *impl, struct rp_sink_req *req, struct rp_error *err)
     return 0;
 }
 
+/* rp_http_multi_wait()'s 'take': the finished calls, the held ones sent;
+** 1 when operations wait to be given back. */
+static int
+take_done(void *ctx)
+{
+    struct grpc *g = ctx;
+
+    collect(g);
+    release_held(g);
+    return g->head != NULL;
+}
+
 static int
 wait_grpc(void *impl, const int *fds, int nfds, int timeout_ms, unsigned *ready,
           struct rp_error *err)
 {
     struct grpc *g = impl;
-    struct curl_waitfd extra[8];
-    int running;
-    CURLMcode mc;
 
-    if (nfds > 8)
-        nfds = 8;
-    *ready = 0;
     flush(g, err);
-    mc = curl_multi_perform(g->multi, &running);
-    if (mc != CURLM_OK)
-        return rp_error_set(err, RP_EIO, "libcurl: %s",
-                            curl_multi_strerror(mc));
-    collect(g);
-    release_held(g);
-    if (g->head != NULL)
-        timeout_ms = 0;
-    for (int i = 0; i < nfds; i++) {
-        extra[i].fd = fds[i];
-        extra[i].events = CURL_WAIT_POLLIN;
-        extra[i].revents = 0;
-    }
-    mc = curl_multi_poll(g->multi, extra, (unsigned)nfds,
-                         timeout_ms < 0 ? 0 : timeout_ms, NULL);
-    if (mc != CURLM_OK)
-        return rp_error_set(err, RP_EIO, "libcurl: %s",
-                            curl_multi_strerror(mc));
-    for (int i = 0; i < nfds; i++)
-        if (extra[i].revents != 0)
-            *ready |= 1u << i;
-    mc = curl_multi_perform(g->multi, &running);
-    if (mc != CURLM_OK)
-        return rp_error_set(err, RP_EIO, "libcurl: %s",
-                            curl_multi_strerror(mc));
-    collect(g);
-    release_held(g);
-    return 0;
+    return rp_http_multi_wait(g->multi, take_done, g, fds, nfds, timeout_ms,
+                              ready, err);
 }
 
 static struct rp_sink_req *

@@ -477,8 +477,9 @@ collect(struct rp_http *h)
 }
 
 int
-rp_http_wait(struct rp_http *h, const int *fds, int nfds, int timeout_ms,
-             unsigned *ready, struct rp_error *err)
+rp_http_multi_wait(void *multi, int (*take)(void *ctx), void *ctx,
+                   const int *fds, int nfds, int timeout_ms, unsigned *ready,
+                   struct rp_error *err)
 {
     struct curl_waitfd extra[8];
     int running;
@@ -487,19 +488,18 @@ rp_http_wait(struct rp_http *h, const int *fds, int nfds, int timeout_ms,
     if (nfds > 8)
         nfds = 8;
     *ready = 0;
-    mc = curl_multi_perform(h->multi, &running);
+    mc = curl_multi_perform(multi, &running);
     if (mc != CURLM_OK)
         return rp_error_set(err, RP_EIO, "libcurl: %s",
                             curl_multi_strerror(mc));
-    collect(h);
-    if (h->done_head != NULL)
+    if (take(ctx))
         timeout_ms = 0;
     for (int i = 0; i < nfds; i++) {
         extra[i].fd = fds[i];
         extra[i].events = CURL_WAIT_POLLIN;
         extra[i].revents = 0;
     }
-    mc = curl_multi_poll(h->multi, extra, (unsigned)nfds,
+    mc = curl_multi_poll(multi, extra, (unsigned)nfds,
                          timeout_ms < 0 ? 0 : timeout_ms, NULL);
     if (mc != CURLM_OK)
         return rp_error_set(err, RP_EIO, "libcurl: %s",
@@ -507,12 +507,31 @@ rp_http_wait(struct rp_http *h, const int *fds, int nfds, int timeout_ms,
     for (int i = 0; i < nfds; i++)
         if (extra[i].revents != 0)
             *ready |= 1u << i;
-    mc = curl_multi_perform(h->multi, &running);
+    mc = curl_multi_perform(multi, &running);
     if (mc != CURLM_OK)
         return rp_error_set(err, RP_EIO, "libcurl: %s",
                             curl_multi_strerror(mc));
-    collect(h);
+    take(ctx);
     return 0;
+}
+
+/* rp_http_multi_wait()'s 'take' for a transport: collect, and say whether
+** finished requests wait to be taken. */
+static int
+take_done(void *ctx)
+{
+    struct rp_http *h = ctx;
+
+    collect(h);
+    return h->done_head != NULL;
+}
+
+int
+rp_http_wait(struct rp_http *h, const int *fds, int nfds, int timeout_ms,
+             unsigned *ready, struct rp_error *err)
+{
+    return rp_http_multi_wait(h->multi, take_done, h, fds, nfds, timeout_ms,
+                              ready, err);
 }
 
 struct rp_http_req *

@@ -78,6 +78,15 @@ void rp_http_cancel(struct rp_http *h, struct rp_http_req *req);
 int rp_http_wait(struct rp_http *h, const int *fds, int nfds, int timeout_ms,
                  unsigned *ready, struct rp_error *err);
 
+/* The waiting of rp_http_wait() for any libcurl multi handle 'multi' (a
+** CURLM *): move its transfers on, call take(ctx) (which takes the
+** finished ones off the handle and returns 1 when some wait to be given
+** out: then the wait does not block), wait, move on and take again.
+** Returns 0 or RP_EIO. */
+int rp_http_multi_wait(void *multi, int (*take)(void *ctx), void *ctx,
+                       const int *fds, int nfds, int timeout_ms,
+                       unsigned *ready, struct rp_error *err);
+
 /* The next finished request, with its result filled, or NULL.  The result's
 ** body stays valid until the request is started again or the transport is
 ** freed. */
