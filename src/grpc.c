@@ -35,6 +35,7 @@
 #define PROBE_EVERY_MS 1000    /* a failed probe is tried again after */
 #define PROBE_TRIES 8          /* answers lost in a row (see probe()) */
 #define PROBE_WAIT_MS 2000     /* a node's answer to the probe, at most */
+#define PROBE_CLOSED 5         /* probes closed without an answer in a row */
 #define GOSSIP_EVERY_MS 1000   /* re-ask the cluster at most this often */
 
 enum call_kind {
@@ -483,7 +484,7 @@ answer_of(const struct call *c, struct rp_grpc_answer *a)
     ** before the upload ended (it may answer before reading it all). */
     if (c->result != CURLE_OK && c->st.code < 0 && c->bad[0] == '\0') {
         a->transport_error = 1;
-        snprintf(a->error, sizeof(a->error), "%.200s: %.50s", c->url,
+        snprintf(a->error, sizeof(a->error), "%.200s: %.190s", c->url,
                  c->errbuf[0] ? c->errbuf : curl_easy_strerror(c->result));
     }
 }
@@ -634,26 +635,67 @@ call_perform(struct grpc *g, struct call *c, const char *base, const char *path,
     g->timeout_ms = saved_timeout;
 }
 
-/* 1 when a transfer error means that this client and the server do not
-** fit (TLS, HTTP/2): waiting will not help. */
+/* 1 when a TCP connection to the node called now opens within a second. */
 static int
-misfit(CURLcode rc)
+tcp_open(const struct grpc *g)
 {
-    switch (rc) {
+    CURL *e = curl_easy_init();
+    const char *hostport = strstr(g->base, "://");
+    char url[sizeof(g->base) + 8];
+    CURLcode rc = CURLE_FAILED_INIT;
+
+    if (e == NULL || hostport == NULL) {
+        curl_easy_cleanup(e);
+        return 0;
+    }
+    snprintf(url, sizeof(url), "http%s", hostport);
+    if (curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
+        curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L) == CURLE_OK &&
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1000L) == CURLE_OK)
+        rc = curl_easy_perform(e);
+    curl_easy_cleanup(e);
+    return rc == CURLE_OK;
+}
+
+/* When the failed call 'c' of the probe means that this client and the
+** server do not fit (TLS, HTTP/2), so that waiting will not help: what to
+** change.  Else NULL. */
+static const char *
+misfit(const struct grpc *g, const struct call *c)
+{
+    switch (c->result) {
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return "check the certificate (tlsCaFile=, --cacert; tlsVerifyCert="
+               "false does not verify it)";
+    case CURLE_SSL_CONNECT_ERROR:
+        return "the TLS handshake failed: the server may run without TLS "
+               "(--insecure; then give tls=false)";
+    case CURLE_OPERATION_TIMEDOUT:
+        /* The port takes connections, but no TLS handshake came back. */
+        return g->cs.tls && tcp_open(g)
+                   ? "no TLS handshake came back: the server may run without "
+                     "TLS (--insecure; then give tls=false)"
+                   : NULL;
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
     case CURLE_HTTP2:
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_UNSUPPORTED_PROTOCOL:
-        return 1;
+        return g->cs.tls ? NULL
+                         : "the server does not speak HTTP/2 without TLS: it "
+                           "may run with TLS (leave out tls=false), or be an "
+                           "EventStoreDB older than 20.6, which has no gRPC "
+                           "(give an http:// target)";
     default:
-        return 0;
+        return NULL;
     }
 }
 
@@ -691,19 +733,29 @@ probe(struct grpc *g, struct rp_error *err)
         call_perform(g, c, g->base, PATH_FEATURES,
                      g->timeout_ms < PROBE_WAIT_MS ? g->timeout_ms
                                                    : PROBE_WAIT_MS);
+        /* A server that closes the connection at once may be starting
+        ** or stopping: it has to do it a few times to be a misfit. */
+        if ((c->result == CURLE_GOT_NOTHING || c->result == CURLE_SEND_ERROR ||
+             c->result == CURLE_RECV_ERROR) &&
+            tries < PROBE_CLOSED) {
+            struct timespec ts = {0, 200 * 1000000L};
+
+            nanosleep(&ts, NULL);
+            continue;
+        }
         if (c->result != CURLE_HTTP2_STREAM || c->st.code >= 0)
             break;
     }
     answer_of(c, &a);
+    if (rp_log_enabled(RP_LOG_DEBUG))
+        rp_log(RP_LOG_DEBUG, "%s: HTTP %ld, gRPC %d, libcurl %d (%s)", c->url,
+               c->st.http_status, c->st.code, (int)c->result,
+               c->errbuf[0] ? c->errbuf : curl_easy_strerror(c->result));
     if (a.transport_error) {
-        if (misfit(c->result))
-            rc = rp_error_set(
-                err, RP_EREFUSED, "%s: %s; %s", g->base, a.error,
-                g->cs.tls ? "check the certificate (tlsCaFile=, --cacert, "
-                            "tlsVerifyCert=false), or give tls=false if the "
-                            "server runs without TLS (--insecure)"
-                          : "the server may run with TLS: leave out "
-                            "tls=false");
+        const char *why = misfit(g, c);
+
+        if (why != NULL)
+            rc = rp_error_set(err, RP_EREFUSED, "%s; %s", a.error, why);
         goto done;
     }
     if (c->st.code == RP_GRPC_UNIMPLEMENTED && c->st.grpc_content) {

@@ -42,7 +42,7 @@ void rp_grpc_dec_dispose(struct rp_grpc_dec *d);
 /* The end of a unary or server-streaming call. */
 struct rp_grpc_answer {
     int transport_error;             /* 1: the call did not complete */
-    char error[256];                 /* then the transport's words */
+    char error[400];                 /* then the transport's words */
     const struct rp_grpc_status *st; /* headers and trailers */
     const unsigned char *body;       /* the response bytes (framed messages) */
     size_t body_len;
