@@ -18,7 +18,7 @@
 #include "log.h"
 #include "sha1.h"
 
-#define CHUNK ((size_t)1 << 20) /* bytes read at a time (at least) */
+#define CHUNK ((size_t)1 << 20) /* read-ahead (a larger frame: all of it) */
 #define NAME_MAX_LEN 255        /* longest data file name kept */
 #define STAMP_WARN_MAX 10       /* stamp differences reported one by one */
 
@@ -375,7 +375,7 @@ static int
 ensure(struct rp_store *st, uint64_t off, size_t n, const unsigned char **p,
        struct rp_error *err)
 {
-    size_t want;
+    size_t want, grow;
 
     if (off >= st->bstart && off + n <= st->bstart + st->blen) {
         *p = st->buf + (off - st->bstart);
@@ -390,8 +390,15 @@ ensure(struct rp_store *st, uint64_t off, size_t n, const unsigned char **p,
         st->blen = 0;
     }
     st->bstart = off;
-    if (n > st->cap) {
-        st->cap = n;
+    /* The buffer grows to what the file holds past 'off', up to CHUNK (at
+    ** least doubling), and to 'n': a reader of small files stays small. */
+    grow = st->size - off < CHUNK ? (size_t)(st->size - off) : CHUNK;
+    if (grow > st->cap && grow < 2 * st->cap)
+        grow = 2 * st->cap < CHUNK ? 2 * st->cap : CHUNK;
+    if (grow < n)
+        grow = n;
+    if (grow > st->cap) {
+        st->cap = grow;
         st->buf = rp_xrealloc(st->buf, st->cap);
     }
     want = st->cap - st->blen;
@@ -863,7 +870,7 @@ rp_store_open(struct rp_store **out, const char *dir, struct rp_error *err)
     st->dir = rp_xstrdup(dir);
     st->fd = -1;
     st->cur_done = 1;
-    st->cap = CHUNK;
+    st->cap = 4096;
     st->buf = rp_xmalloc(st->cap);
     if (stat(dir, &sb) < 0) {
         rc = rp_error_set(err, errno == ENOENT ? RP_ENOENT : RP_EIO,
