@@ -113,15 +113,9 @@ rp_http_free(struct rp_http *h)
     free(h);
 }
 
-/* Header callback: the status line's reason phrase and the headers the
-** loop reads.  A new status line (after 100 Continue, or a redirect
-** answer read to its end) forgets what the previous one set. */
-static size_t
-on_header(char *line, size_t size, size_t n, void *ctx)
+void
+rp_http_result_header(struct rp_http_result *r, const char *line, size_t len)
 {
-    struct rp_http_slot *s = ctx;
-    struct rp_http_result *r = &s->req->result;
-    size_t len = size * n;
     size_t vlen;
     const char *colon, *v;
 
@@ -144,11 +138,11 @@ on_header(char *line, size_t size, size_t n, void *ctx)
             memcpy(r->reason, q + 1, rl);
             r->reason[rl] = '\0';
         }
-        return size * n;
+        return;
     }
     colon = memchr(line, ':', len);
     if (colon == NULL)
-        return size * n;
+        return;
     v = colon + 1;
     while (v < line + len && (*v == ' ' || *v == '\t'))
         v++;
@@ -178,6 +172,15 @@ on_header(char *line, size_t size, size_t n, void *ctx)
         }
     }
 #undef IS
+}
+
+/* Header callback: each line goes to rp_http_result_header(). */
+static size_t
+on_header(char *line, size_t size, size_t n, void *ctx)
+{
+    struct rp_http_slot *s = ctx;
+
+    rp_http_result_header(&s->req->result, line, size * n);
     return size * n;
 }
 

@@ -40,6 +40,15 @@ struct rp_http_result {
     size_t body_len;         /* its length (cut at max_response) */
 };
 
+/* Take one header line of an answer, 'len' bytes (the status line too; its
+** CR LF may be included), into 'r': a status line forgets what an earlier
+** one set (after 100 Continue, or a redirect answer read to its end) and
+** gives the reason phrase; Location and ES-CurrentVersion (or
+** Kurrent-CurrentVersion) are kept, other headers ignored.  The transport
+** calls it for each line it receives; tests call it by hand. */
+void rp_http_result_header(struct rp_http_result *r, const char *line,
+                           size_t len);
+
 /* One request.  The caller owns it, fills the request fields and keeps them
 ** (and the strings they point to) alive until the request is returned by
 ** rp_http_next_done() or cancelled. */

@@ -270,6 +270,44 @@ START_TEST(test_http_redact_and_segment)
 }
 END_TEST
 
+/* Header lines as the transport hands them over: a status line starts
+** afresh, Location and the current version are kept, the rest ignored;
+** a current version that is not a whole int64_t is not one. */
+START_TEST(test_http_result_headers)
+{
+    struct rp_http_result r;
+    static const char *const lines[] = {
+        "HTTP/1.1 307 Temporary Redirect\r\n",
+        "Location: http://other:2113/streams/a\r\n",
+        "ES-CurrentVersion: 4\r\n",
+        "HTTP/1.1 400 Wrong expected EventNumber\r\n",
+        "Content-Type: text/plain\r\n",
+        "es-currentversion: 9223372036854775807\r\n",
+        "\r\n",
+    };
+
+    memset(&r, 0, sizeof(r));
+    for (size_t i = 0; i < 3; i++)
+        rp_http_result_header(&r, lines[i], strlen(lines[i]));
+    ck_assert_str_eq(r.reason, "Temporary Redirect");
+    ck_assert_str_eq(r.location, "http://other:2113/streams/a");
+    ck_assert_int_eq(r.has_current_version, 1);
+    ck_assert_int_eq(r.current_version, 4);
+    for (size_t i = 3; i < sizeof(lines) / sizeof(lines[0]); i++)
+        rp_http_result_header(&r, lines[i], strlen(lines[i]));
+    ck_assert_str_eq(r.reason, "Wrong expected EventNumber");
+    ck_assert_str_eq(r.location, "");
+    ck_assert_int_eq(r.has_current_version, 1);
+    ck_assert_int_eq(r.current_version, INT64_MAX);
+    memset(&r, 0, sizeof(r));
+    rp_http_result_header(&r, "Kurrent-CurrentVersion: 9223372036854775808",
+                          43);
+    ck_assert_int_eq(r.has_current_version, 0);
+    rp_http_result_header(&r, "ES-CurrentVersion: 5x", 21);
+    ck_assert_int_eq(r.has_current_version, 0);
+}
+END_TEST
+
 Suite *http_suite(void);
 
 Suite *
@@ -285,6 +323,7 @@ http_suite(void)
     tcase_add_test(core, test_http_many_in_flight);
     tcase_add_test(core, test_http_redirect_resent_to_leader);
     tcase_add_test(core, test_http_redact_and_segment);
+    tcase_add_test(core, test_http_result_headers);
     tcase_add_test(limits, test_http_body_is_bounded);
     tcase_add_test(errors, test_http_connection_refused_names_url);
     return s;
