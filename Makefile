@@ -72,7 +72,7 @@ PROTO_HDR = $(PROTO_GEN:.c=.h)
 PROTO_OBJ = $(PROTO_GEN:.c=.o)
 
 .PHONY: all check test unit e2e valgrind install uninstall format \
-	format-check clean deps demo bench
+	format-check clean deps demo bench fuzz fuzz-replay
 
 all: $(OUT)/replicator $(if $(EMU_SRC),$(OUT)/esdb-emu)
 
@@ -130,7 +130,7 @@ TEST_ENV = RP_BIN_DIR=$(CURDIR)/$(OUT) RP_SRC_DIR=$(CURDIR) \
 check: deps
 	$(MAKE) test
 
-test: unit e2e
+test: unit e2e fuzz-replay
 
 unit: all $(TEST_RUNNER)
 	$(TEST_ENV) $(TEST_RUNNER)
@@ -144,6 +144,62 @@ valgrind: all $(TEST_RUNNER)
 	$(TEST_ENV) CK_FORK=no valgrind --leak-check=full --error-exitcode=1 \
 	  --errors-for-leak-kinds=definite $(TEST_RUNNER)
 	$(TEST_ENV) RP_TEST_FILTER=test_valgrind $(PYTHON) tests/pyrun.py tests/e2e
+
+# Fuzzing (tests/fuzz/README.md): a target per tests/fuzz/fuzz_<name>.c,
+# its seeds in tests/fuzz/corpus/<name>/.  `make fuzz` builds the targets
+# with clang's libFuzzer, ASan and UBSan into build/fuzz/ and runs each for
+# FUZZ_SECONDS; `make fuzz-replay` runs each target once over its corpus,
+# built like everything else (part of `make test`).
+FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS = 60
+FUZZ_FLAGS =
+FUZZ_CC = clang
+FB = build/fuzz
+FUZZ_CFLAGS = $(RP_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CORE_OBJ = $(CORE_SRC:%.c=$(FB)/%.o)
+FUZZ_OBJ = $(FUZZ_TARGETS:%=$(FB)/tests/fuzz/fuzz_%.o) \
+	$(FB)/tests/fuzz/fuzzutil.o
+REPLAY_OBJ = $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%.o) \
+	$(B)/tests/fuzz/fuzzutil.o $(B)/tests/fuzz/replay.o
+
+$(FB)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# The generated gRPC messages are linked as $(CC) built them: they are
+# tables; the parsing is libprotobuf-c's.
+$(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $(FB)/tests/fuzz/fuzzutil.o \
+		$(FUZZ_CORE_OBJ) $(PROTO_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(RP_LDFLAGS) \
+	  $(PKG_LIBS) -lm
+
+$(B)/tests/fuzz/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o \
+		$(B)/tests/fuzz/fuzzutil.o $(CORE_OBJ) $(PROTO_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -lm
+
+$(FUZZ_CORE_OBJ) $(FUZZ_OBJ) $(REPLAY_OBJ): | $(PROTO_HDR)
+
+.SECONDARY: $(FUZZ_CORE_OBJ) $(FUZZ_OBJ) $(REPLAY_OBJ)
+
+# Each run starts from the committed corpus and keeps what it finds in
+# $(FB)/corpus/<name>/; a finding goes to $(FB)/<name>-crash-* and stops.
+fuzz: $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FB)/corpus/$$t || exit 1; \
+	  dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	  flags=$$(cat tests/fuzz/$$t.flags 2>/dev/null); \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(FB)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FB)/$$t- $$dict $$flags $(FUZZ_FLAGS) \
+	    $(FB)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+fuzz-replay: $(FUZZ_TARGETS:%=$(B)/tests/fuzz/replay_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  $(B)/tests/fuzz/replay_$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 deps:
 	@sh tools/deps.sh
@@ -167,7 +223,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/replicator $(DESTDIR)$(MANDIR)/man1/replicator.1
 	rm -rf $(DESTDIR)$(DATADIR)/replicator
 
-FORMAT_SRC = $(wildcard src/*.[ch] tests/*.[ch] tests/emu/*.[ch])
+FORMAT_SRC = $(wildcard src/*.[ch] tests/*.[ch] tests/emu/*.[ch] \
+	tests/fuzz/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -180,3 +237,4 @@ clean:
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(EMU_OBJ:.o=.d) \
 	$(PROTO_OBJ:.o=.d)
+-include $(FUZZ_CORE_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(REPLAY_OBJ:.o=.d)
