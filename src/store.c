@@ -529,10 +529,14 @@ parse_frame(struct rp_store *st, uint64_t off, int fmt, struct frame *f,
         else if (fmt == FMT_V1 && (st->options & RP_STORE_V1_NO_HASH) &&
                  hlen > 0 && !all_zero(p + at + dlen, hlen)) {
             /* The .NET V1 file reader accepts a torn hash (spec 7.1 b);
-            ** the key is checked as in a whole frame. */
+            ** the key and the empty-frame rule are as for a whole frame. */
             if (!rp_utf8_valid(p + at - v - klen, klen, NULL)) {
                 f->kind = FR_BAD;
                 f->why = "key is not valid UTF-8";
+                return 0;
+            }
+            if (zero) {
+                f->kind = FR_EMPTY;
                 return 0;
             }
             f->kind = FR_OK;

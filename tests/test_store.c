@@ -687,7 +687,8 @@ START_TEST(test_store_v1_torn_hash)
 }
 END_TEST
 
-/* A torn-hash frame is accepted only with a UTF-8 key, as a whole one. */
+/* A torn-hash frame is accepted only with a UTF-8 key, and the empty frame
+** (stamp 0, empty key and data) ends the file, as for a whole frame. */
 START_TEST(test_store_v1_torn_hash_key_not_utf8)
 {
     struct bytes b = {0};
@@ -699,6 +700,16 @@ START_TEST(test_store_v1_torn_hash_key_not_utf8)
     write_bytes(F1, &b);
     ck_assert_uint_eq(read_store(out, sizeof(out), RP_STORE_V1_NO_HASH), 1);
     ck_assert_str_eq(out, "a:1.1");
+    for (size_t cut = 1; cut < 20; cut++) {
+        put_frame_fmt(&b, 1, 1, "a", 1, "abc", 3);
+        put_frame_fmt(&b, 1, 0, "", 0, "", 0);
+        if (b.p[b.n - 20] == 0)
+            b.p[b.n - 20] = 1; /* a torn hash that is all zero is padding */
+        b.n -= cut;
+        write_bytes(F1, &b);
+        ck_assert_uint_eq(read_store(out, sizeof(out), RP_STORE_V1_NO_HASH), 1);
+        ck_assert_msg(strcmp(out, "a:1.1") == 0, "cut %zu: %s", cut, out);
+    }
 }
 END_TEST
 
