@@ -1296,12 +1296,51 @@ on_cap(struct rp_sink *s, const struct rp_sink_outcome *out)
                out->no_answer ? "" : "the target answered ", out->words);
 }
 
+/* An event number of 'out' outside -1..RP_SINK_MAX_NUMBER (WRITTEN and
+** EVENTS: 0..), into *bad; 0 when there is none. */
+static int
+number_out_of_range(const struct rp_sink_outcome *out, int64_t *bad)
+{
+    int64_t low = out->kind == RP_SINK_WRONG_VERSION ? -1 : 0;
+
+    if (out->kind == RP_SINK_WRITTEN && out->number == RP_SINK_NO_NUMBER)
+        return 0;
+    if ((out->kind == RP_SINK_WRITTEN || out->kind == RP_SINK_WRONG_VERSION) &&
+        (out->number < low || out->number > RP_SINK_MAX_NUMBER)) {
+        *bad = out->number;
+        return 1;
+    }
+    for (size_t i = 0; out->kind == RP_SINK_EVENTS && i < out->nevents; i++)
+        if (out->events[i].number < 0 ||
+            out->events[i].number > RP_SINK_MAX_NUMBER) {
+            *bad = out->events[i].number;
+            return 1;
+        }
+    return 0;
+}
+
+/* Stop on an event number that cannot be one. */
+static int
+refuse_number(struct rp_sink *s, struct stream *st,
+              const struct rp_sink_outcome *out, int64_t bad,
+              struct rp_error *err)
+{
+    char where[512];
+
+    describe(s, st, where, sizeof(where));
+    return rp_error_set(err, RP_EFORMAT,
+                        "%s: the target answered %s, with event number %" PRId64
+                        ", out of range: an answer that cannot be read",
+                        where, out->words, bad);
+}
+
 int
 rp_sink_done(struct rp_sink *s, struct rp_sink_req *req,
              const struct rp_sink_outcome *out, uint64_t now_ms,
              struct rp_error *err)
 {
     struct stream *st = req_active(req)->owner;
+    int64_t bad;
     int rc;
 
     s->in_flight--;
@@ -1321,7 +1360,9 @@ rp_sink_done(struct rp_sink *s, struct rp_sink_req *req,
         return 0;
     }
     answered(s, now_ms);
-    if (req->op == RP_SINK_APPEND)
+    if (number_out_of_range(out, &bad))
+        rc = refuse_number(s, st, out, bad, err);
+    else if (req->op == RP_SINK_APPEND)
         rc = on_append(s, st, out, err);
     else
         rc = on_read(s, st, out, err);

@@ -115,6 +115,12 @@ enum rp_sink_kind {
 /* 'number' of a WRITTEN outcome that did not say where the events went. */
 #define RP_SINK_NO_NUMBER INT64_MIN
 
+/* The largest event number an outcome may carry: far beyond any real
+** stream, low enough that the sink's sums cannot overflow.  An outcome
+** with a number above it (or below -1) stops the run as an answer that
+** cannot be read. */
+#define RP_SINK_MAX_NUMBER (INT64_MAX / 4)
+
 /* One event of a read. */
 struct rp_sink_read_event {
     int64_t number;       /* its event number in the stream */

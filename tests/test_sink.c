@@ -617,6 +617,57 @@ START_TEST(test_sink_stops_on_unreadable_read)
 }
 END_TEST
 
+/* An event number no stream can have (above RP_SINK_MAX_NUMBER, below -1,
+** a negative event) stops the run: the sums that follow would overflow. */
+START_TEST(test_sink_stops_on_number_out_of_range)
+{
+    struct rp_sink_req *req;
+    struct rp_sink_outcome r;
+    struct feed f = {0};
+
+    add(1, "s");
+    add(2, "s");
+    req = rp_sink_next(sink, 0, 1);
+    switch (_i) {
+    case 0:
+        r = wrong_version(INT64_MAX);
+        break;
+    case 1:
+        r = wrong_version(-2);
+        break;
+    case 2:
+        r = written(RP_SINK_MAX_NUMBER + 1);
+        break;
+    default:
+        req = reply(req, wrong_version(3));
+        ck_assert_int_eq(req->op, RP_SINK_READ_HEAD);
+        entry(&f, 3, 1, 0, "src");
+        f.ev[0].number = _i == 3 ? INT64_MAX : -1;
+        r = feed(&f);
+        break;
+    }
+    snprintf(r.words, sizeof(r.words), "Reason");
+    ck_assert_int_eq(rp_sink_done(sink, req, &r, 0, &err), RP_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "stream 's'"));
+    ck_assert_int_eq(rp_sink_idle(sink), 0);
+}
+END_TEST
+
+/* The largest number that may be is taken. */
+START_TEST(test_sink_largest_number)
+{
+    struct rp_sink_req *req;
+
+    add(1, "s");
+    req = rp_sink_next(sink, 0, 1);
+    answered(req, written(RP_SINK_MAX_NUMBER));
+    add(2, "s");
+    req = rp_sink_next(sink, 0, 1);
+    ck_assert(is_append(req, "s", RP_SINK_MAX_NUMBER, 1));
+}
+END_TEST
+
 START_TEST(test_sink_conflict_on_foreign_head)
 {
     struct rp_sink_req *req;
@@ -879,6 +930,8 @@ sink_suite(void)
     tcase_add_loop_test(errors, test_sink_stops_on_refusal, 0,
                         (int)(sizeof(stops) / sizeof(stops[0])));
     tcase_add_test(errors, test_sink_stops_on_unreadable_read);
+    tcase_add_loop_test(errors, test_sink_stops_on_number_out_of_range, 0, 5);
+    tcase_add_test(limits, test_sink_largest_number);
     tcase_add_test(errors, test_sink_conflict_on_foreign_head);
     tcase_add_test(errors, test_sink_conflict_on_foreign_event_after_version);
     tcase_add_test(errors, test_sink_stops_when_stream_lost_events);
